@@ -1,0 +1,170 @@
+"""Install, inspect and remove the SQL layer in a database.
+
+Everything happens in one transaction under an advisory lock, so concurrent installers (two clients
+connecting to a fresh database at once) take turns and a failed install leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from . import render as _render
+from ._version import __version__
+
+# Any constant works; it only has to be the same for every installer.
+_INSTALL_LOCK = 0x7665_6373  # "vecs"
+
+
+class InstallError(Exception):
+    """The SQL layer could not be installed or removed; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    action: str  # "installed", "upgraded", "reinstalled" or "unchanged"
+    schema: str
+    version: str
+    previous: str | None
+    caps: _render.Capabilities
+
+
+def detect(conn: psycopg.Connection) -> _render.Capabilities:
+    """The installed pgvector's version and schema (the extension must exist)."""
+    row = conn.execute(
+        "select e.extversion, n.nspname, current_setting('server_version_num')::int"
+        " from pg_extension e join pg_namespace n on n.oid = e.extnamespace"
+        " where e.extname = 'vector'"
+    ).fetchone()
+    if row is None:
+        raise InstallError("the pgvector extension (vector) is not installed in this database")
+    return _render.Capabilities(pgvector=row[0], vector_schema=row[1], server_version_num=row[2])
+
+
+def build_info(conn: psycopg.Connection, schema: str = "vecs") -> dict | None:
+    """What the installed layer was rendered for (version, pgvector), or None when absent."""
+    exists = conn.execute(
+        "select to_regprocedure(format('%%I.build_info()', %s::text)) is not null", (schema,)
+    ).fetchone()[0]
+    if not exists:
+        return None
+    return conn.execute(sql.SQL("select {}.build_info()").format(sql.Identifier(schema))).fetchone()[0]
+
+
+def installed_version(conn: psycopg.Connection, schema: str = "vecs") -> str | None:
+    info = build_info(conn, schema)
+    return info["version"] if info else None
+
+
+def extension_managed(conn: psycopg.Connection, schema: str) -> str | None:
+    """The name of the extension that owns ``schema``'s functions, if any (CREATE EXTENSION vecs)."""
+    row = conn.execute(
+        "select e.extname from pg_depend d"
+        " join pg_extension e on e.oid = d.refobjid and d.refclassid = 'pg_extension'::regclass"
+        " join pg_proc p on p.oid = d.objid and d.classid = 'pg_proc'::regclass"
+        " where p.pronamespace = (select oid from pg_namespace where nspname = %s) and d.deptype = 'e'"
+        " limit 1",
+        (schema,),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _ensure_vector(conn: psycopg.Connection) -> None:
+    if conn.execute("select 1 from pg_extension where extname = 'vector'").fetchone():
+        return
+    available = conn.execute("select 1 from pg_available_extensions where name = 'vector'").fetchone()
+    if not available:
+        raise InstallError(
+            "pgvector is not available on this server: install the pgvector package for its "
+            "PostgreSQL version (the 'vector' extension), then retry"
+        )
+    try:
+        with conn.transaction():  # a savepoint, so the error text can be replaced by ours
+            conn.execute("create extension if not exists vector")
+    except psycopg.errors.InsufficientPrivilege as e:
+        raise InstallError(
+            "not permitted to create the pgvector extension: ask a superuser (or the database "
+            f"owner, on PostgreSQL 13+ where vector is trusted) to run CREATE EXTENSION vector ({e.diag.message_primary})"
+        ) from None
+
+
+def plan(conn: psycopg.Connection, schema: str = "vecs") -> tuple[_render.Rendered, str, str | None, dict | None]:
+    """What install would do: the SQL, the action, the previous version and build info."""
+    caps = detect(conn)
+    rendered = _render.render(schema, caps)
+    info = build_info(conn, schema)
+    if info is None:
+        action = "installed"
+    elif info.get("version") != __version__:
+        action = "upgraded"
+    elif info.get("digest") != rendered.digest:
+        # same version, other SQL: pgvector changed under us (re-render for what it can do now),
+        # or the templates were edited (a development install)
+        action = "reinstalled"
+    else:
+        action = "unchanged"
+    return rendered, action, (info or {}).get("version"), info
+
+
+def install(conn: psycopg.Connection, schema: str = "vecs", *, dry_run: bool = False, force: bool = False) -> InstallResult:
+    """Install or upgrade the SQL layer into ``schema``; a no-op when it is current.
+
+    Creates the vector extension when missing. With ``dry_run`` everything is rolled back.
+    ``conn`` must not be inside a transaction; it is left in autocommit state as found.
+    """
+    _render.check_name("schema", schema)
+    try:
+        with conn.transaction(force_rollback=dry_run):
+            conn.execute("select pg_advisory_xact_lock(%s)", (_INSTALL_LOCK,))
+            _ensure_vector(conn)
+            owner = extension_managed(conn, schema)
+            if owner:
+                raise InstallError(
+                    f"schema {schema!r} is managed by extension {owner!r}: upgrade it with "
+                    f"ALTER EXTENSION {owner} UPDATE, not with vecs-sqlgen install"
+                )
+            rendered, action, previous, _ = plan(conn, schema)
+            if action != "unchanged" or force:
+                conn.execute(rendered.sql)
+    except psycopg.errors.InsufficientPrivilege as e:
+        raise InstallError(f"not permitted to install into schema {schema!r}: {e.diag.message_primary}") from None
+    return InstallResult(action, schema, __version__, previous, detect(conn))
+
+
+def uninstall(conn: psycopg.Connection, schema: str = "vecs", *, drop_collections: bool = False) -> list[str]:
+    """Remove the functions (and, with ``drop_collections``, the schema with every collection).
+
+    Without ``drop_collections`` the collection tables stay; so does the schema if it holds any.
+    Returns the signatures of the functions dropped.
+    """
+    _render.check_name("schema", schema)
+    names = _render.render(schema).functions
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(%s)", (_INSTALL_LOCK,))
+        owner = extension_managed(conn, schema)
+        if owner:
+            raise InstallError(f"schema {schema!r} is managed by extension {owner!r}: use DROP EXTENSION {owner}")
+        procs = [
+            r[0]
+            for r in conn.execute(
+                "select p.oid::regprocedure::text from pg_proc p join pg_namespace n on n.oid = p.pronamespace"
+                " where n.nspname = %s and p.proname = any(%s) order by 1",
+                (schema, names),
+            )
+        ]
+        if drop_collections:
+            conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
+            return procs
+        for proc in procs:
+            # regprocedure text is the server's own quoting of the signature
+            conn.execute(sql.SQL("drop function if exists {}").format(sql.SQL(proc)))
+        empty = conn.execute(
+            "select not exists (select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = %s)"
+            " and not exists (select 1 from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = %s)",
+            (schema, schema),
+        ).fetchone()[0]
+        if empty:
+            conn.execute(sql.SQL("drop schema if exists {}").format(sql.Identifier(schema)))
+    return procs

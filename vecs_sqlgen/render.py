@@ -1,0 +1,175 @@
+"""The one render path: Jinja templates under ``sql/`` → the complete install SQL.
+
+The CLI installer, the extension bundle and the tests all call :func:`render`; nothing else produces
+SQL. Templates receive install-time constants only — the target schema, where pgvector lives and what
+it can do, the package version, the SQLSTATE codes — never user data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+
+from ._version import __version__
+from .errors import SQLSTATE
+
+# Folders in install order; files within a folder in name order. plpgsql bodies are not checked
+# against other functions at CREATE time, so only LANGUAGE sql helpers need to come first (internal/).
+FOLDERS = ("internal", "filters", "collections", "records", "search", "indexes")
+FIRST = "schema.sql.j2"
+
+# Defaults rendered into the functions; the ones named vecs.* can be overridden per session/role
+# with a custom setting (e.g. SET vecs.exact_search_threshold = 5000).
+DEFAULTS = {
+    "ef_search": 40,  # pgvector's and vecs's default
+    "probes": 10,  # vecs's default
+    "exact_search_threshold": 20000,  # vecs.exact_search_threshold
+    "max_build_memory": "1GB",  # vecs.max_build_memory
+}
+
+_SIMPLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+def sql_dir() -> Path:
+    """Where the templates are: inside the installed wheel, or the repository's top-level sql/."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "sql", here.parent / "sql"):
+        if (candidate / FIRST).is_file():
+            return candidate
+    raise FileNotFoundError("vecs_sqlgen: SQL templates not found (looked in vecs_sqlgen/sql and sql/)")
+
+
+def check_name(kind: str, name: str) -> str:
+    """Schema names are rendered into SQL text, so they are restricted to plain identifiers."""
+    if not isinstance(name, str) or not _SIMPLE_NAME.match(name):
+        raise ValueError(
+            f"{kind} {name!r} is not supported: use letters, digits and underscores "
+            "(not starting with a digit), at most 63 characters"
+        )
+    return name
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    parts = [int(p) for p in re.findall(r"\d+", text)[:3]]
+    return tuple(parts + [0] * (3 - len(parts)))  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the target server's pgvector offers, read at install time (see install.detect)."""
+
+    pgvector: str = "0.8.5"
+    vector_schema: str = "public"
+    server_version_num: int = 180000
+
+    @property
+    def version_tuple(self) -> tuple[int, int, int]:
+        return parse_version(self.pgvector)
+
+    @property
+    def hnsw(self) -> bool:
+        return self.version_tuple >= (0, 5, 0)
+
+    @property
+    def l1(self) -> bool:
+        return self.version_tuple >= (0, 7, 0)
+
+    @property
+    def halfvec(self) -> bool:
+        return self.version_tuple >= (0, 7, 0)
+
+    @property
+    def iterative_scan(self) -> bool:
+        return self.version_tuple >= (0, 8, 0)
+
+    def as_dict(self) -> dict:
+        return {
+            "pgvector": self.pgvector,
+            "vector_schema": self.vector_schema,
+            "hnsw": self.hnsw,
+            "l1": self.l1,
+            "halfvec": self.halfvec,
+            "iterative_scan": self.iterative_scan,
+        }
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class Rendered:
+    sql: str
+    functions: list[str] = field(default_factory=list)  # names of the functions it defines
+    digest: str = ""  # of the templates and constants: an install differs iff its digest does
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(sql_dir())),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["ident"] = quote_ident
+    return env
+
+
+def template_names() -> list[str]:
+    root = sql_dir()
+    names = [FIRST]
+    for folder in FOLDERS:
+        names += sorted(f"{folder}/{p.name}" for p in (root / folder).glob("*.sql.j2"))
+    return names
+
+
+def context(schema: str, caps: Capabilities, version: str) -> dict:
+    check_name("schema", schema)
+    check_name("pgvector schema", caps.vector_schema)
+    vs = quote_ident(caps.vector_schema)
+    return {
+        "schema": schema,  # plain name: safe inside '…' literals and format() strings
+        "S": quote_ident(schema),
+        "V": vs,
+        "vector": f"{vs}.vector",
+        "vector_schema": caps.vector_schema,
+        "caps": caps.as_dict(),
+        "version": version,
+        "err": SQLSTATE,
+        "defaults": DEFAULTS,
+        # measure → (distance operator, operator class); l1 only where pgvector has it (0.7+)
+        "measures": {
+            "cosine_distance": (f"OPERATOR({vs}.<=>)", "vector_cosine_ops"),
+            "l2_distance": (f"OPERATOR({vs}.<->)", "vector_l2_ops"),
+            "max_inner_product": (f"OPERATOR({vs}.<#>)", "vector_ip_ops"),
+            **({"l1_distance": (f"OPERATOR({vs}.<+>)", "vector_l1_ops")} if caps.l1 else {}),
+        },
+    }
+
+
+_FUNCTION = re.compile(r"CREATE OR REPLACE FUNCTION\s+\"[^\"]+\"\.(\w+)\s*\(", re.IGNORECASE)
+
+
+def render(schema: str = "vecs", caps: Capabilities | None = None, *, version: str = __version__) -> Rendered:
+    """The complete install SQL for ``schema`` on a server with ``caps``, and the functions it defines."""
+    caps = caps or Capabilities()
+    env = _environment()
+    ctx = context(schema, caps, version)
+    names = template_names()
+    source = hashlib.sha256(json.dumps(ctx, sort_keys=True).encode())
+    for name in [*names, "_macros.sql.j2"]:
+        source.update((sql_dir() / name).read_bytes())
+    ctx["digest"] = source.hexdigest()[:16]
+    parts = []
+    for name in names:
+        text = env.get_template(name).render(**ctx).strip()
+        parts.append(f"-- {name}\n{text}\n")
+    sql = "\n".join(parts)
+    return Rendered(sql=sql, functions=sorted(set(_FUNCTION.findall(sql))), digest=ctx["digest"])
