@@ -19,13 +19,15 @@ demo: $(STAMP)
 	$(CLI) install
 	$$($(PY) -c 'from vecs_sqlgen.dsn import embedded_bin; print(embedded_bin("psql"))') -X -q "$$($(CLI) dsn)" -f examples/demo.sql
 
-# Every test layer (pure, SQL-level, Python API, compatibility) against a real server.
+# Every test layer (pure, SQL-level, Python API, compatibility) against a real server, then the
+# SQL-level suite again on PostgreSQL 16 + pgvector 0.6.2 (what that pgvector lacks must fail clearly).
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) scripts/matrix.py pg16-pgvector0.6.2
 
 # The SQL-level suite on PostgreSQL 16 + pgvector 0.6.2 (pgserver 0.1.4), in its own environment.
 test-pg16: $(STAMP)
-	$(PY) scripts/test_old_pgvector.py
+	$(PY) scripts/matrix.py pg16-pgvector0.6.2
 
 # The install SQL, rendered for the default target (pgvector 0.8.5 in schema public).
 sql: $(STAMP)

