@@ -1,0 +1,109 @@
+"""Client-side record checks: a bad record is named (position and id) before anything is sent.
+
+The messages follow the server's (``record 3 (id "abc"): …``), so an error reads the same whichever
+side finds it; positions count from 1 over the whole upsert, after the adapter.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from .exc import ArgError, InvalidRecord, MismatchedDimension
+
+# The largest finite float32: pgvector stores single precision, and larger values overflow to inf.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+# jsonb rejects \u0000; json.dumps writes a NUL (in a key or a value) as that escape. An escaped
+# backslash followed by the text "u0000" is an even run of backslashes and does not count.
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+Row = tuple[str, np.ndarray, bytes]  # id, float32 vector, metadata as UTF-8 JSON
+
+
+def checked(records: Iterable[Any], dimension: int, collection: str) -> Iterator[Row]:
+    """Yield each record as ``(id, float32 vector, metadata JSON)``, raising on the first bad one."""
+    for position, record in enumerate(records, 1):
+        yield check_record(position, record, dimension, collection)
+
+
+def check_record(position: int, record: Any, dimension: int, collection: str) -> Row:
+    if not isinstance(record, (tuple, list)) or len(record) != 3:
+        raise InvalidRecord(f"record {position}: must be a tuple (id, vector, metadata)")
+    id_, vec, metadata = record
+    if not isinstance(id_, str):
+        raise InvalidRecord(f"record {position}: id must be a string, got {type(id_).__name__}")
+    if "\x00" in id_:
+        raise InvalidRecord(f"record {position}: id must not contain NUL characters")
+    where = f'record {position} (id "{id_}")'
+    try:
+        id_.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRecord(f"record {position}: id must be valid Unicode (lone surrogate)") from None
+    array = as_vector(vec, where, InvalidRecord)
+    if len(array) != dimension:
+        raise MismatchedDimension(
+            f'{where}: vector has {len(array)} dimensions, collection "{collection}" has {dimension}'
+        )
+    return id_, array, _metadata_json(metadata, where)
+
+
+def as_vector(vec: Any, where: str, error: type[ArgError] = ArgError) -> np.ndarray:
+    """``vec`` (list, tuple or numpy array of numbers) as a 1-D float32 array of finite values."""
+    if vec is None:
+        raise error(f"{where}: vector must not be None")
+    if isinstance(vec, (str, bytes, dict)):
+        raise error(f"{where}: vector must be a sequence of numbers, got {type(vec).__name__}")
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow shows up as inf below
+            array = np.asarray(vec, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise error(f"{where}: vector must be a sequence of numbers") from None
+    if array.ndim != 1:
+        raise error(f"{where}: vector must be one-dimensional, got shape {array.shape}")
+    if not np.isfinite(array).all():
+        raise error(f"{where}: vector values must be finite single-precision numbers (|x| <= 3.4e38)")
+    return array
+
+
+def _metadata_json(metadata: Any, where: str) -> bytes:
+    if metadata is None:
+        return b"{}"
+    if not isinstance(metadata, dict):
+        raise InvalidRecord(f"{where}: metadata must be a JSON object, got {_json_type(metadata)}")
+    try:
+        text = json.dumps(metadata, ensure_ascii=False, allow_nan=False, default=_json_default)
+    except (TypeError, ValueError) as e:
+        raise InvalidRecord(f"{where}: metadata is not JSON: {e}") from None
+    if "\\u0000" in text and _NUL_ESCAPE.search(text):
+        raise InvalidRecord(f"{where}: metadata must not contain NUL characters")
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRecord(f"{where}: metadata strings must be valid Unicode (lone surrogate)") from None
+
+
+def _json_default(value: Any) -> Any:
+    """numpy scalars and arrays in metadata become plain JSON numbers and lists."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _json_type(value: Any) -> str:
+    """jsonb_typeof's name, as the server's message has it."""
+    if isinstance(value, (list, tuple)):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return type(value).__name__

@@ -1,0 +1,354 @@
+"""The Collection: vecs's API over the SQL layer; each method is one call of a ``vecs.*`` function."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, is_dataclass
+from enum import Enum
+from itertools import chain, islice
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
+
+from psycopg import postgres
+from psycopg.types.json import Jsonb
+
+from . import _records
+from .adapter import Adapter, AdapterContext, NoOp
+from .adapter.base import chunked
+from .client import STAGING_REGCLASS
+from .exc import ArgError, MismatchedDimension, UnsupportedFeature
+from .filters import normalize_filters
+
+if TYPE_CHECKING:
+    from .client import Client
+
+MetadataValues = Union[str, int, float, bool, List[str]]
+Metadata = Dict[str, MetadataValues]
+Numeric = Union[int, float, complex]
+Record = Tuple[str, Iterable[Numeric], Metadata]
+
+# Up to this many records an upsert is one call with arrays; beyond, binary COPY into a staging
+# table and one merge call is faster (measured for 3 to 1536 dimensions).
+ARRAYS_MAX = 500
+# Records read, checked and streamed per batch (progress is reported after each).
+DEFAULT_BATCH_SIZE = 5000
+
+_TEXT_OID, _JSONB_OID = postgres.types["text"].oid, postgres.types["jsonb"].oid
+
+
+class IndexMethod(str, Enum):
+    """The index methods: ``auto`` picks hnsw when pgvector has it, else ivfflat."""
+
+    auto = "auto"
+    ivfflat = "ivfflat"
+    hnsw = "hnsw"
+
+
+class IndexMeasure(str, Enum):
+    """The distance measures a query can use and an index can serve."""
+
+    cosine_distance = "cosine_distance"
+    l2_distance = "l2_distance"
+    max_inner_product = "max_inner_product"
+    l1_distance = "l1_distance"
+
+
+@dataclass
+class IndexArgsIVFFlat:
+    """IVFFlat build arguments: ``n_lists``, the number of IVF centroids."""
+
+    n_lists: int
+
+
+@dataclass
+class IndexArgsHNSW:
+    """HNSW build arguments: ``m`` connections per node, ``ef_construction`` candidate list size."""
+
+    m: Optional[int] = 16
+    ef_construction: Optional[int] = 64
+
+
+class Collection:
+    """A collection of ``(id, vector, metadata)`` records: a table in the client's schema.
+
+    Made by ``Client.get_or_create_collection``; errors are ``vecs_sqlgen.exc`` classes.
+    """
+
+    def __init__(self, name: str, dimension: int, client: Client, adapter: Optional[Adapter] = None):
+        """Bind to collection ``name`` (nothing is created); ``dimension`` or the adapter gives the dimension."""
+        self.client = client
+        self.name = name
+        self.dimension = dimension
+        self.adapter = adapter or Adapter(steps=[NoOp(dimension=dimension)])
+        # The vector index, looked up once (None included) so that a query stays one round trip.
+        self._index: Optional[str] = None
+        self._index_measure: Optional[str] = None
+        self._index_known = False
+
+        reported = {d for d in (dimension, adapter.exported_dimension if adapter else None) if d is not None}
+        if not reported:
+            raise ArgError("One of dimension or adapter must provide a dimension")
+        if len(reported) > 1:
+            raise MismatchedDimension("Dimensions reported by adapter, dimension, and collection do not match")
+        (self.dimension,) = reported
+
+    @classmethod
+    def _from_row(cls, client: Client, row: tuple) -> Collection:
+        """A collection from a ``list_collections()`` row (name, dimension, index name, index measure)."""
+        name, dimension, index_name, index_measure = row
+        collection = cls(name, dimension, client)
+        collection._remember_index(index_name, index_measure)
+        return collection
+
+    def __repr__(self) -> str:
+        return f'vecs.Collection(name="{self.name}", dimension={self.dimension})'
+
+    def __len__(self) -> int:
+        """The number of records."""
+        return self.client._execute("count", (self.name,))[0][0]
+
+    # ------------------------------------------------------------------ records
+
+    def upsert(
+        self,
+        records: Iterable[Tuple[str, Any, Metadata]],
+        skip_adapter: bool = False,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        progress: Optional[Callable[[int], None]] = None,
+    ) -> None:
+        """Insert or replace records ``(id, vector or media, metadata)``, all or nothing.
+
+        ``records`` may be any iterable (a generator streams: memory stays flat). Each record is
+        checked before it is sent; a bad one raises InvalidRecord or MismatchedDimension naming its
+        position and id, and nothing is written. Records are read and sent ``batch_size`` at a time;
+        ``progress`` is called with the running count of records sent after each batch.
+        """
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ArgError("batch_size must be a positive integer")
+        pipeline = records if skip_adapter else self.adapter(records, AdapterContext("upsert"))
+        rows = _records.checked(pipeline, self.dimension, self.name)
+        head = list(islice(rows, ARRAYS_MAX + 1))
+        if len(head) > ARRAYS_MAX:
+            self._upsert_copy(chain(head, rows), batch_size, progress)
+            return None
+        if head:
+            self._upsert_arrays(head)
+        if progress:
+            progress(len(head))
+        return None
+
+    def _upsert_arrays(self, rows: List[_records.Row]) -> None:
+        ids = [r[0] for r in rows]
+        vectors = [r[1] for r in rows]
+        metadatas = [Jsonb(r[2], dumps=_as_is) for r in rows]
+        self.client._execute("upsert", (self.name, ids, vectors, metadatas))
+
+    def _upsert_copy(self, rows: Iterable[_records.Row], batch_size: int, progress: Optional[Callable[[int], None]]) -> None:
+        """Stream the rows through one binary COPY into a staging table, then merge them in one call.
+
+        The staging table lives in the transaction (ON COMMIT DROP): a failure anywhere, including
+        a bad record found mid-stream, rolls everything back.
+        """
+        client, sent = self.client, 0
+        with client._session() as conn, conn.transaction():
+            conn.execute(client._sql["staging"], prepare=False)
+            with conn.cursor().copy(client._sql["copy"]) as copy:
+                copy.set_types([_TEXT_OID, client.vector_oid, _JSONB_OID])
+                for batch in chunked(rows, batch_size):
+                    for id_, vector, metadata in batch:
+                        copy.write_row((id_, vector, Jsonb(metadata, dumps=_as_is)))
+                    sent += len(batch)
+                    if progress:
+                        progress(sent)
+            conn.execute(client._sql["upsert_from"], (self.name, STAGING_REGCLASS))
+
+    def fetch(self, ids: Iterable[str]) -> List[Record]:
+        """The records ``(id, vector, metadata)`` with these ids, in request order; unknown ids are skipped."""
+        rows = self.client._execute("fetch", (self.name, _id_list(ids)))
+        return [(id_, vec.to_numpy(), metadata) for id_, vec, metadata in rows]
+
+    def delete(self, ids: Optional[Iterable[str]] = None, filters: Optional[Union[Metadata, str]] = None) -> List[str]:
+        """Delete by ids or by a metadata filter (a dict or a SQL expression); returns the deleted ids."""
+        if ids is None and filters is None:
+            raise ArgError("Either ids or filters must be provided.")
+        if ids is not None and filters is not None:
+            raise ArgError("Either ids or filters must be provided, not both.")
+        if ids is not None:
+            params = (self.name, _id_list(ids), None)
+        else:
+            params = (self.name, None, Jsonb(normalize_filters(filters)))
+        return [row[0] for row in self.client._execute("delete", params)]
+
+    def __getitem__(self, items: str) -> Record:
+        """The record with id ``items``; KeyError when there is none."""
+        if not isinstance(items, str):
+            raise ArgError("items must be a string id")
+        rows = self.fetch([items])
+        if not rows:
+            raise KeyError("no item found with requested id")
+        return rows[0]
+
+    # ------------------------------------------------------------------ search
+
+    def query(
+        self,
+        data: Union[Iterable[Numeric], Any],
+        limit: int = 10,
+        filters: Optional[Union[Dict, str]] = None,
+        measure: Union[IndexMeasure, str] = IndexMeasure.cosine_distance,
+        include_value: bool = False,
+        include_metadata: bool = False,
+        include_vector: bool = False,
+        *,
+        probes: Optional[int] = None,
+        ef_search: Optional[int] = None,
+        skip_adapter: bool = False,
+    ) -> Union[List[Record], List[str]]:
+        """The ``limit`` records nearest to ``data``, nearest first.
+
+        Returns ids, or tuples ``(id, distance?, vector?, metadata?)`` with the columns asked for.
+        ``filters`` is a JSON filter (dict) or a SQL boolean expression over metadata keys; filtered
+        results are complete (fewer than ``limit`` only when fewer records match).
+        """
+        if probes is not None:
+            if not isinstance(probes, int):
+                raise ArgError("probes must be an integer")
+            if probes < 1:
+                raise ArgError("probes must be >= 1")
+        if limit > 1000:
+            raise ArgError("limit must be <= 1000")
+        try:
+            imeasure = IndexMeasure(measure)
+        except ValueError:
+            raise ArgError("Invalid index measure") from None
+        filter_json = normalize_filters(filters)
+
+        if not self.is_indexed_for_measure(imeasure):
+            warnings.warn(
+                UserWarning(f"Query does not have a covering index for {imeasure}. See Collection.create_index"),
+                stacklevel=2,
+            )
+
+        if skip_adapter:
+            adapted = [("", data, {})]
+        else:
+            adapted = list(self.adapter(records=[("", data, {})], adapter_context=AdapterContext("query")))
+        if len(adapted) != 1:
+            raise ArgError("Failed to produce exactly one query vector from input")
+        vector = _records.as_vector(adapted[0][1], "query")
+        if len(vector) != self.dimension:
+            raise MismatchedDimension(
+                f'query vector has {len(vector)} dimensions, collection "{self.name}" has {self.dimension}'
+            )
+
+        rows = self.client._execute(
+            "query",
+            (
+                self.name, vector, limit, Jsonb(filter_json) if filter_json else None, imeasure.value,
+                include_value, include_metadata, include_vector, probes, ef_search,
+            ),
+        )  # fmt: skip
+        if not (include_value or include_metadata or include_vector):
+            return [row[0] for row in rows]
+        results = []
+        for id_, distance, vec, metadata in rows:
+            result: list = [id_]
+            if include_value:
+                result.append(distance)
+            if include_vector:
+                result.append(vec.to_numpy())
+            if include_metadata:
+                result.append(metadata)
+            results.append(tuple(result))
+        return results
+
+    # ------------------------------------------------------------------ index
+
+    @property
+    def index(self) -> Optional[str]:
+        """The name of the collection's vector index, or None (looked up once, then kept)."""
+        if not self._index_known:
+            rows = self.client._execute("find", (self.name,))
+            self._remember_index(*(rows[0][2:] if rows else (None, None)))
+        return self._index
+
+    def _remember_index(self, name: Optional[str], measure: Optional[str]) -> None:
+        self._index, self._index_measure, self._index_known = name, measure, True
+
+    def is_indexed_for_measure(self, measure: IndexMeasure) -> bool:
+        """True when the collection's vector index serves ``measure``."""
+        try:
+            imeasure = IndexMeasure(measure)
+        except ValueError:
+            return False
+        return self.index is not None and self._index_measure == imeasure.value
+
+    def create_index(
+        self,
+        measure: IndexMeasure = IndexMeasure.cosine_distance,
+        method: IndexMethod = IndexMethod.auto,
+        index_arguments: Optional[Union[IndexArgsIVFFlat, IndexArgsHNSW]] = None,
+        replace: bool = True,
+    ) -> None:
+        """Build the collection's vector index (replacing an existing one unless ``replace`` is False).
+
+        Readers keep using the old index until the new one is built. ArgError for a bad method,
+        measure or arguments, or when ``replace`` is False and an index exists.
+        """
+        if method not in (IndexMethod.ivfflat, IndexMethod.hnsw, IndexMethod.auto):
+            raise ArgError("invalid index method")
+        if index_arguments:
+            # vecs's rules: no build arguments with auto, and none of the other method's
+            if method == IndexMethod.auto:
+                raise ArgError("Index build parameters are not allowed when using the IndexMethod.auto index.")
+            if (isinstance(index_arguments, IndexArgsHNSW) and method != IndexMethod.hnsw) or (
+                isinstance(index_arguments, IndexArgsIVFFlat) and method != IndexMethod.ivfflat
+            ):
+                raise ArgError(
+                    f"{index_arguments.__class__.__name__} build parameters were supplied but {method} index was specified."
+                )
+        if method == IndexMethod.auto:
+            method = IndexMethod.hnsw if self.client._supports_hnsw() else IndexMethod.ivfflat
+        if method == IndexMethod.hnsw and not self.client._supports_hnsw():
+            raise UnsupportedFeature(
+                "HNSW Unavailable. Upgrade your pgvector installation to > 0.5.0 to enable HNSW support"
+            )
+        try:
+            imeasure = IndexMeasure(measure)
+        except ValueError:
+            raise ArgError("Unknown index measure") from None
+
+        arguments = _index_arguments(index_arguments)
+        rows = self.client._execute(
+            "create_index",
+            (self.name, imeasure.value, IndexMethod(method).value, Jsonb(arguments) if arguments else None, replace),
+        )
+        self._remember_index(rows[0][0], imeasure.value)
+        return None
+
+
+def _index_arguments(arguments: Any) -> Optional[dict]:
+    """IndexArgsHNSW / IndexArgsIVFFlat (or a dict) as the JSON the SQL function takes."""
+    if not arguments:
+        return None
+    if is_dataclass(arguments):
+        arguments = asdict(arguments)
+    return {key: value for key, value in dict(arguments).items() if value is not None}
+
+
+def _id_list(ids: Iterable[str]) -> List[str]:
+    if isinstance(ids, str):
+        raise ArgError("ids must be a list of strings")
+    ids = list(ids)
+    for id_ in ids:
+        if not isinstance(id_, str):
+            raise ArgError("ids must be a list of strings")
+        if "\x00" in id_:
+            raise ArgError("ids must not contain NUL characters")
+    return ids
+
+
+def _as_is(data: bytes) -> bytes:
+    """The JSON "dumps" for metadata already serialized by the record checks."""
+    return data
