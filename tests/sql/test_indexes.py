@@ -1,0 +1,315 @@
+"""vecs.create_index from SQL: vecs's names, methods, measures, index_arguments rules, replace (issue 2)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from psycopg.types.json import Jsonb
+
+from .helpers import raises, table
+
+SUFFIX = r"[0-9a-f_]{7}"
+OPCLASS = {
+    "cosine_distance": "vector_cosine_ops",
+    "l2_distance": "vector_l2_ops",
+    "max_inner_product": "vector_ip_ops",
+    "l1_distance": "vector_l1_ops",
+}
+
+
+def vector_indexes(conn, collection: str) -> list[tuple[str, str, str]]:
+    """(name, access method, operator class) of every hnsw/ivfflat index on the collection's table."""
+    return conn.execute(
+        """select i.relname::text, am.amname::text, opc.opcname::text
+           from pg_index x join pg_class i on i.oid = x.indexrelid join pg_am am on am.oid = i.relam
+           join pg_opclass opc on opc.oid = x.indclass[0]
+           where x.indrelid = %s::regclass and am.amname in ('hnsw', 'ivfflat') order by 1""",
+        (table(conn, collection),),
+    ).fetchall()
+
+
+def reloptions(conn, index: str) -> list[str]:
+    return conn.execute(
+        "select coalesce(reloptions, '{}') from pg_class where relname = %s and relnamespace = 'vecs'::regnamespace", (index,)
+    ).fetchone()[0]
+
+
+def listed(conn, collection: str):
+    return conn.execute(
+        "select index_name, index_method, index_measure from vecs.list_collections() where name = %s", (collection,)
+    ).fetchone()
+
+
+@pytest.fixture
+def filled(conn, collection):
+    conn.execute(
+        "select vecs.upsert(%s, (select jsonb_agg(jsonb_build_array('r' || i, jsonb_build_array(i, 1, -i))) from generate_series(1, 50) i))",
+        (collection,),
+    )
+    return collection
+
+
+def test_default_is_hnsw_cosine(conn, filled):
+    name = conn.execute("select vecs.create_index(%s)", (filled,)).fetchone()[0]
+    assert re.fullmatch(rf"ix_vector_cosine_ops_hnsw_m16_efc64_{SUFFIX}", name), name
+    assert vector_indexes(conn, filled) == [(name, "hnsw", "vector_cosine_ops")]
+    assert sorted(reloptions(conn, name)) == ["ef_construction=64", "m=16"]
+    assert listed(conn, filled) == (name, "hnsw", "cosine_distance")
+
+
+def test_named_notation(conn, filled):
+    name = conn.execute(
+        "select vecs.create_index(collection => %s, measure => 'l2_distance', method => 'hnsw', "
+        "index_arguments => '{\"m\": 8, \"ef_construction\": 32}', replace => true)",
+        (filled,),
+    ).fetchone()[0]
+    assert re.fullmatch(rf"ix_vector_l2_ops_hnsw_m8_efc32_{SUFFIX}", name), name
+    assert sorted(reloptions(conn, name)) == ["ef_construction=32", "m=8"]
+
+
+def measure_param(measure: str):
+    marks = [pytest.mark.pgvector("0.7.0")] if measure == "l1_distance" else []
+    return pytest.param(measure, marks=marks, id=measure)
+
+
+@pytest.mark.parametrize("measure", [measure_param(m) for m in OPCLASS])
+def test_each_measure_hnsw(conn, filled, measure):
+    name = conn.execute("select vecs.create_index(%s, %s, 'hnsw')", (filled, measure)).fetchone()[0]
+    assert re.fullmatch(rf"ix_{OPCLASS[measure]}_hnsw_m16_efc64_{SUFFIX}", name), name
+    assert vector_indexes(conn, filled) == [(name, "hnsw", OPCLASS[measure])]
+    assert listed(conn, filled) == (name, "hnsw", measure)
+
+
+@pytest.mark.parametrize("measure", ["cosine_distance", "l2_distance", "max_inner_product"])
+def test_each_measure_ivfflat_default_lists(conn, filled, measure):
+    name = conn.execute("select vecs.create_index(%s, %s, 'ivfflat')", (filled, measure)).fetchone()[0]
+    # vecs's default: max(rows / 1000, 30) lists for fewer than a million rows
+    assert re.fullmatch(rf"ix_{OPCLASS[measure]}_ivfflat_nl30_{SUFFIX}", name), name
+    assert vector_indexes(conn, filled) == [(name, "ivfflat", OPCLASS[measure])]
+    assert reloptions(conn, name) == ["lists=30"]
+    assert listed(conn, filled) == (name, "ivfflat", measure)
+
+
+def test_ivfflat_on_empty_collection(conn, collection):
+    name = conn.execute("select vecs.create_index(%s, 'l2_distance', 'ivfflat')", (collection,)).fetchone()[0]
+    assert re.fullmatch(rf"ix_vector_l2_ops_ivfflat_nl30_{SUFFIX}", name), name
+
+
+def test_ivfflat_n_lists(conn, filled):
+    name = conn.execute(
+        "select vecs.create_index(%s, 'l2_distance', 'ivfflat', '{\"n_lists\": 5}')", (filled,)
+    ).fetchone()[0]
+    assert re.fullmatch(rf"ix_vector_l2_ops_ivfflat_nl5_{SUFFIX}", name), name
+    assert reloptions(conn, name) == ["lists=5"]
+
+
+def test_index_arguments_null_and_empty_are_defaults(conn, filled):
+    for args in (None, {}):
+        name = conn.execute(
+            "select vecs.create_index(%s, index_arguments => %s)", (filled, Jsonb(args) if args is not None else None)
+        ).fetchone()[0]
+        assert re.fullmatch(rf"ix_vector_cosine_ops_hnsw_m16_efc64_{SUFFIX}", name), name
+
+
+def test_suffixes_differ(conn, filled):
+    a = conn.execute("select vecs.create_index(%s)", (filled,)).fetchone()[0]
+    b = conn.execute("select vecs.create_index(%s)", (filled,)).fetchone()[0]
+    assert a != b
+    assert vector_indexes(conn, filled) == [(b, "hnsw", "vector_cosine_ops")]
+
+
+# ----------------------------------------------------------------------------- index_arguments rules
+
+ARG_ERRORS = [
+    # (method, index_arguments, message or None for "any VX001")
+    ("auto", {"m": 16}, "Index build parameters are not allowed when using the IndexMethod.auto index."),
+    ("auto", {"n_lists": 30}, "Index build parameters are not allowed when using the IndexMethod.auto index."),
+    ("auto", {"ef_construction": 64}, "Index build parameters are not allowed when using the IndexMethod.auto index."),
+    ("hnsw", {"n_lists": 30}, "IndexArgsIVFFlat build parameters were supplied but hnsw index was specified."),
+    ("hnsw", {"m": 16, "n_lists": 30}, "IndexArgsIVFFlat build parameters were supplied but hnsw index was specified."),
+    ("ivfflat", {"m": 16}, "IndexArgsHNSW build parameters were supplied but ivfflat index was specified."),
+    ("ivfflat", {"ef_construction": 64}, "IndexArgsHNSW build parameters were supplied but ivfflat index was specified."),
+    ("ivfflat", {"n_lists": 30, "m": 16}, "IndexArgsHNSW build parameters were supplied but ivfflat index was specified."),
+    ("hnsw", {"lists": 30}, None),
+    ("hnsw", {"M": 16}, None),
+    ("ivfflat", {"probes": 3}, None),
+    ("hnsw", {"m": 16.5}, None),
+    ("hnsw", {"m": "16"}, None),
+    ("hnsw", {"m": True}, None),
+    ("hnsw", {"m": None}, None),
+    ("hnsw", {"m": [16]}, None),
+    ("ivfflat", {"n_lists": 2.5}, None),
+    ("ivfflat", {"n_lists": "30"}, None),
+    ("hnsw", {"m": 1}, None),
+    ("hnsw", {"m": 101}, None),
+    ("hnsw", {"m": 0}, None),
+    ("hnsw", {"m": -4}, None),
+    ("hnsw", {"ef_construction": 3}, None),
+    ("hnsw", {"ef_construction": 1001}, None),
+    ("hnsw", {"m": 32, "ef_construction": 63}, None),  # pgvector: ef_construction >= 2 * m
+    ("hnsw", {"m": 10**30}, None),
+    ("ivfflat", {"n_lists": 0}, None),
+    ("ivfflat", {"n_lists": 32769}, None),
+    ("ivfflat", {"n_lists": -1}, None),
+]
+
+
+@pytest.mark.parametrize("method,args,message", ARG_ERRORS, ids=[f"{m}-{a}" for m, a, _ in ARG_ERRORS])
+def test_index_arguments_rules(conn, filled, method, args, message):
+    with raises("VX001", message):
+        conn.execute("select vecs.create_index(%s, 'l2_distance', %s, %s)", (filled, method, Jsonb(args)))
+    assert vector_indexes(conn, filled) == []
+
+
+@pytest.mark.parametrize("args", ["[]", '"m"', "5", "true"])
+def test_index_arguments_not_an_object(conn, filled, args):
+    with raises("VX001"):
+        conn.execute("select vecs.create_index(%s, 'l2_distance', 'hnsw', %s::jsonb)", (filled, args))
+
+
+@pytest.mark.parametrize(
+    "method,args,fragment",
+    [
+        ("hnsw", {"m": 2, "ef_construction": 4}, "hnsw_m2_efc4_"),
+        ("hnsw", {"m": 100, "ef_construction": 1000}, "hnsw_m100_efc1000_"),
+        ("hnsw", {"m": 8}, "hnsw_m8_efc64_"),
+        ("hnsw", {"ef_construction": 100}, "hnsw_m16_efc100_"),
+        ("hnsw", {"m": 16.0}, "hnsw_m16_efc64_"),
+        ("ivfflat", {"n_lists": 1}, "ivfflat_nl1_"),
+        ("ivfflat", {"n_lists": 100}, "ivfflat_nl100_"),
+    ],
+)
+def test_index_arguments_bounds_accepted(conn, collection, method, args, fragment):
+    conn.execute("select vecs.upsert(%s, '[[\"a\", [1,2,3]], [\"b\", [3,2,1]]]')", (collection,))
+    name = conn.execute("select vecs.create_index(%s, 'l2_distance', %s, %s)", (collection, method, Jsonb(args))).fetchone()[0]
+    assert name.startswith("ix_vector_l2_ops_" + fragment), name
+    got = conn.execute("select id from vecs.query(%s, '[1,2,3]', measure => 'l2_distance')", (collection,)).fetchall()
+    assert got == [("a",), ("b",)]
+
+
+@pytest.mark.parametrize("method", ["btree", "HNSW", "", "gin", None])
+def test_unknown_method_is_vx001(conn, filled, method):
+    with raises("VX001"):
+        conn.execute("select vecs.create_index(%s, method => %s)", (filled, method))
+
+
+@pytest.mark.parametrize("measure", ["cosine", "dot", "", None])
+def test_unknown_measure_is_vx001(conn, filled, measure):
+    with raises("VX001", match="^unknown measure"):
+        conn.execute("select vecs.create_index(%s, measure => %s)", (filled, measure))
+
+
+# ----------------------------------------------------------------------------- replace, one index per collection
+
+
+def test_replace_false_with_existing_index_is_vx008(conn, filled):
+    first = conn.execute("select vecs.create_index(%s)", (filled,)).fetchone()[0]
+    with raises("VX008", "replace is set to False but an index exists"):
+        conn.execute("select vecs.create_index(%s, 'l2_distance', 'ivfflat', replace => false)", (filled,))
+    assert vector_indexes(conn, filled) == [(first, "hnsw", "vector_cosine_ops")]
+
+
+def test_replace_false_without_index_builds(conn, filled):
+    name = conn.execute("select vecs.create_index(%s, replace => false)", (filled,)).fetchone()[0]
+    assert vector_indexes(conn, filled) == [(name, "hnsw", "vector_cosine_ops")]
+
+
+def test_replace_true_leaves_exactly_one_vector_index(conn, filled):
+    names = [
+        conn.execute("select vecs.create_index(%s, %s, %s)", (filled, measure, method)).fetchone()[0]
+        for measure, method in (
+            ("cosine_distance", "hnsw"),
+            ("l2_distance", "ivfflat"),
+            ("max_inner_product", "hnsw"),
+            ("cosine_distance", "auto"),
+        )
+    ]
+    assert vector_indexes(conn, filled) == [(names[-1], "hnsw", "vector_cosine_ops")]
+    # the metadata GIN index and the primary key are untouched
+    others = conn.execute(
+        "select count(*) from pg_index x join pg_class i on i.oid = x.indexrelid join pg_am am on am.oid = i.relam "
+        "where x.indrelid = %s::regclass and am.amname in ('btree', 'gin')",
+        (table(conn, filled),),
+    ).fetchone()[0]
+    assert others == 2
+
+
+def test_index_made_by_vecs_is_recognised_and_replaced(conn, filled):
+    """An index made with raw SQL under vecs's naming scheme counts as the collection's index."""
+    conn.execute(
+        f"create index ix_vector_l2_ops_hnsw_m16_efc64_abcdefg on {table(conn, filled)} "
+        "using hnsw (vec vector_l2_ops) with (m = 16, ef_construction = 64)"
+    )
+    assert listed(conn, filled) == ("ix_vector_l2_ops_hnsw_m16_efc64_abcdefg", "hnsw", "l2_distance")
+    with raises("VX008"):
+        conn.execute("select vecs.create_index(%s, replace => false)", (filled,))
+    name = conn.execute("select vecs.create_index(%s)", (filled,)).fetchone()[0]
+    assert vector_indexes(conn, filled) == [(name, "hnsw", "vector_cosine_ops")]
+    assert listed(conn, filled) == (name, "hnsw", "cosine_distance")
+
+
+def test_index_under_another_name_is_replaced_too(conn, filled):
+    conn.execute(f"create index my_own_ivf on {table(conn, filled)} using ivfflat (vec vector_ip_ops) with (lists = 2)")
+    assert listed(conn, filled) == ("my_own_ivf", "ivfflat", "max_inner_product")
+    name = conn.execute("select vecs.create_index(%s, 'l2_distance', 'hnsw')", (filled,)).fetchone()[0]
+    assert vector_indexes(conn, filled) == [(name, "hnsw", "vector_l2_ops")]
+
+
+def test_queries_use_the_new_measure_after_replace(conn, filled):
+    conn.execute("select vecs.create_index(%s, 'l2_distance', 'hnsw')", (filled,))
+    conn.execute("select vecs.create_index(%s, 'max_inner_product', 'hnsw')", (filled,))
+    got = conn.execute(
+        "select id from vecs.query(%s, '[1,1,1]', k => 3, measure => 'max_inner_product')", (filled,)
+    ).fetchall()
+    # inner product with [1,1,1] is i + 1 - i = 1 for every record: any 3 rows, but 3 of them
+    assert len(got) == 3
+
+
+# ----------------------------------------------------------------------------- what an older pgvector lacks
+
+
+@pytest.mark.pgvector("0.7.0")
+def test_ivfflat_l1_is_vx007(conn, filled):
+    with raises("VX007", "ivfflat indexes do not support l1_distance; use method hnsw"):
+        conn.execute("select vecs.create_index(%s, 'l1_distance', 'ivfflat')", (filled,))
+    assert vector_indexes(conn, filled) == []
+
+
+def test_l1_index_on_old_pgvector_is_vx007(conn, filled, pgvector_version):
+    if pgvector_version >= (0, 7, 0):
+        pytest.skip("this server's pgvector has l1 (the rendered-for-0.6.2 variant runs everywhere)")
+    for method in ("hnsw", "ivfflat", "auto"):
+        with raises("VX007"):
+            conn.execute("select vecs.create_index(%s, 'l1_distance', %s)", (filled, method))
+
+
+def test_l1_index_rendered_for_pgvector_062_is_vx007(conn, legacy_schema):
+    schema = legacy_schema("0.6.2")
+    conn.execute(f"select {schema}.create_collection('c', 3)")
+    for method in ("hnsw", "ivfflat", "auto"):
+        with raises("VX007", "l1_distance needs pgvector 0.7 or later (this install found 0.6.2)"):
+            conn.execute(f"select {schema}.create_index('c', 'l1_distance', %s)", (method,))
+    name = conn.execute(f"select {schema}.create_index('c')").fetchone()[0]
+    assert name.startswith("ix_vector_cosine_ops_hnsw_m16_efc64_")
+
+
+def test_hnsw_rendered_for_pgvector_040(conn, legacy_schema):
+    """pgvector < 0.5 has no HNSW: auto builds ivfflat, hnsw is a clear VX007."""
+    schema = legacy_schema("0.4.0")
+    conn.execute(f"select {schema}.create_collection('c', 3)")
+    conn.execute(f"select {schema}.upsert('c', '[[\"a\", [1,2,3]], [\"b\", [3,2,1]]]')")
+    with raises("VX007", match=r"^HNSW Unavailable\. Upgrade your pgvector installation to > 0\.5\.0"):
+        conn.execute(f"select {schema}.create_index('c', method => 'hnsw')")
+    name = conn.execute(f"select {schema}.create_index('c')").fetchone()[0]
+    assert re.fullmatch(rf"ix_vector_cosine_ops_ivfflat_nl30_{SUFFIX}", name), name
+    with raises("VX001", "Index build parameters are not allowed when using the IndexMethod.auto index."):
+        conn.execute(f"select {schema}.create_index('c', index_arguments => '{{\"n_lists\": 3}}')")
+    assert conn.execute(f"select id from {schema}.query('c', '[1,2,3]')").fetchall() == [("a",), ("b",)]
+
+
+def test_hnsw_on_old_pgvector_is_vx007(conn, filled, pgvector_version):
+    if pgvector_version >= (0, 5, 0):
+        pytest.skip("this server's pgvector has HNSW (the rendered-for-0.4.0 variant runs everywhere)")
+    with raises("VX007"):
+        conn.execute("select vecs.create_index(%s, method => 'hnsw')", (filled,))
