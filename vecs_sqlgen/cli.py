@@ -32,6 +32,10 @@ def cmd_install(args) -> int:
             print(f"-- dry run: would have {result.action} vecs-sqlgen {result.version} in schema {args.schema}; nothing was changed",
                   file=sys.stderr)
             return 0
+    if result.action == "newer":
+        print(f"schema {result.schema} has vecs-sqlgen {result.previous}, newer than this package "
+              f"({result.version}): nothing changed")
+        return 0
     previous = f" (was {result.previous})" if result.previous and result.previous != result.version else ""
     print(f"vecs-sqlgen {result.version} {result.action} in schema {result.schema}{previous} "
           f"(pgvector {result.caps.pgvector} in schema {result.caps.vector_schema})")

@@ -272,7 +272,7 @@ def _translate(e: psycopg.Error, conn: psycopg.Connection) -> exc.VecsException:
     if cls is not None:
         err, cause = cls(_message(e)), None
     elif conn.closed or conn.broken:
-        err, cause = exc.VecsException(
+        err, cause = exc.ConnectionLost(
             f"the database connection was lost during the call, which may or may not have taken "
             f"effect ({_message(e)}); the next call reconnects"
         ), e

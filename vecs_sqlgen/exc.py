@@ -19,6 +19,7 @@ __all__ = [
     "InvalidRecord",
     "UnsupportedFeature",
     "PermissionDenied",
+    "ConnectionLost",
     "MissingDependency",
     "Unreachable",
     "from_sqlstate",
@@ -63,6 +64,10 @@ class IndexNotFound(VecsException):
 
 class PermissionDenied(VecsException):
     """The database role lacks a privilege the operation needs (functions run as the caller)."""
+
+
+class ConnectionLost(VecsException):
+    """The connection dropped during a call, which may or may not have taken effect; the next call reconnects."""
 
 
 class MissingDependency(VecsException, ImportError):

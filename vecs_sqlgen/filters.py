@@ -139,6 +139,9 @@ def _check_operand(key: str, op: str, value: Any) -> None:
         raise FilterError(f"{where} expects true or false, got {_typeof(value)}")
     if op in _LIKE_OPS and not isinstance(value, str):
         raise FilterError(f"{where} expects a string pattern, got {_typeof(value)}")
+    if op in _LIKE_OPS and (len(value) - len(value.rstrip("\\"))) % 2:
+        # Postgres rejects it only when a row reaches the end of the pattern
+        raise FilterError(f"{where} pattern must not end with the escape character \\")
 
 
 def _deeper(depth: int) -> int:

@@ -13,18 +13,19 @@ from psycopg import sql
 
 from . import render as _render
 from ._version import __version__
+from .exc import VecsException
 
 # Any constant works; it only has to be the same for every installer.
 _INSTALL_LOCK = 0x7665_6373  # "vecs"
 
 
-class InstallError(Exception):
+class InstallError(VecsException):
     """The SQL layer could not be installed or removed; the message says why and what to do."""
 
 
 @dataclass(frozen=True)
 class InstallResult:
-    action: str  # "installed", "upgraded", "reinstalled" or "unchanged"
+    action: str  # "installed", "upgraded", "reinstalled", "unchanged" or "newer" (left alone)
     schema: str
     version: str
     previous: str | None
@@ -97,6 +98,9 @@ def plan(conn: psycopg.Connection, schema: str = "vecs") -> tuple[_render.Render
     info = build_info(conn, schema)
     if info is None:
         action = "installed"
+    elif _render.parse_version(info.get("version", "0")) > _render.parse_version(__version__):
+        # a newer client installed it: never downgrade under it
+        action = "newer"
     elif info.get("version") != __version__:
         action = "upgraded"
     elif info.get("digest") != rendered.digest:
@@ -126,7 +130,7 @@ def install(conn: psycopg.Connection, schema: str = "vecs", *, dry_run: bool = F
                     f"ALTER EXTENSION {owner} UPDATE, not with vecs-sqlgen install"
                 )
             rendered, action, previous, _ = plan(conn, schema)
-            if action != "unchanged" or force:
+            if action in ("installed", "upgraded", "reinstalled") or force:
                 conn.execute(rendered.sql)
     except psycopg.errors.InsufficientPrivilege as e:
         raise InstallError(f"not permitted to install into schema {schema!r}: {e.diag.message_primary}") from None
@@ -140,7 +144,7 @@ def uninstall(conn: psycopg.Connection, schema: str = "vecs", *, drop_collection
     Returns the signatures of the functions dropped.
     """
     _render.check_name("schema", schema)
-    names = _render.render(schema).functions
+    names = list(_render.render(schema).functions)
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(%s)", (_INSTALL_LOCK,))
         owner = extension_managed(conn, schema)

@@ -7,10 +7,11 @@ it can do, the package version, the SQLSTATE codes — never user data.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
@@ -105,7 +106,7 @@ def quote_ident(name: str) -> str:
 @dataclass(frozen=True)
 class Rendered:
     sql: str
-    functions: list[str] = field(default_factory=list)  # names of the functions it defines
+    functions: tuple[str, ...] = ()  # names of the functions it defines
     digest: str = ""  # of the templates and constants: an install differs iff its digest does
 
 
@@ -157,6 +158,7 @@ def context(schema: str, caps: Capabilities, version: str) -> dict:
 _FUNCTION = re.compile(r"CREATE OR REPLACE FUNCTION\s+\"[^\"]+\"\.(\w+)\s*\(", re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=16)  # templates are read once per process; Rendered is immutable
 def render(schema: str = "vecs", caps: Capabilities | None = None, *, version: str = __version__) -> Rendered:
     """The complete install SQL for ``schema`` on a server with ``caps``, and the functions it defines."""
     caps = caps or Capabilities()
@@ -172,4 +174,4 @@ def render(schema: str = "vecs", caps: Capabilities | None = None, *, version: s
         text = env.get_template(name).render(**ctx).strip()
         parts.append(f"-- {name}\n{text}\n")
     sql = "\n".join(parts)
-    return Rendered(sql=sql, functions=sorted(set(_FUNCTION.findall(sql))), digest=ctx["digest"])
+    return Rendered(sql=sql, functions=tuple(sorted(set(_FUNCTION.findall(sql)))), digest=ctx["digest"])

@@ -123,6 +123,8 @@ REJECTED = [
     ({"a": {"$like": 1}}, 'filter on "a": $like expects a string pattern, got number'),
     ({"a": {"$ilike": None}}, 'filter on "a": $ilike expects a string pattern, got null'),
     ({"a": {"$like": ["%"]}}, 'filter on "a": $like expects a string pattern, got array'),
+    ({"a": {"$like": "50%\\"}}, 'filter on "a": $like pattern must not end with the escape character \\'),
+    ({"a": {"$ilike": "\\\\\\"}}, 'filter on "a": $ilike pattern must not end with the escape character \\'),
     # operator-level $not
     ({"a": {"$not": 5}}, 'filter on "a": $not expects an operator object, got number'),
     ({"a": {"$not": [{"$eq": 1}]}}, 'filter on "a": $not expects an operator object, got array'),

@@ -15,9 +15,7 @@ from vecs_sqlgen.dsn import embedded_bin
 
 from .helpers import raises
 
-FUNCTIONS = render.render("vecs").functions
-# Functions whose definition lacks the pinned search_path (see the xfail reason).
-UNPINNED = {"version", "build_info"}
+FUNCTIONS = list(render.render("vecs").functions)
 
 
 def procs(conn, schema: str = "vecs") -> list[tuple]:
@@ -51,22 +49,7 @@ def test_function_is_security_invoker(conn, name):
         assert secdef is False, f"{signature} is SECURITY DEFINER"
 
 
-def _pinned_param(name: str):
-    if name in UNPINNED:
-        return pytest.param(
-            name,
-            id=name,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: vecs.version() and vecs.build_info() are created without "
-                "SET search_path = pg_catalog, pg_temp (proconfig is NULL), so their ::text / ::jsonb "
-                "casts resolve through the caller's search_path, unlike every other function",
-            ),
-        )
-    return pytest.param(name, id=name)
-
-
-@pytest.mark.parametrize("name", [_pinned_param(n) for n in FUNCTIONS])
+@pytest.mark.parametrize("name", FUNCTIONS)
 def test_function_has_pinned_search_path(conn, name):
     rows = [p for p in procs(conn) if p[0] == name]
     assert rows

@@ -197,12 +197,6 @@ def test_upsert_json_float4_range(conn, collection):
         conn.execute("select vecs.upsert(%s, '[[\"huge\", [1e400, 0, 0]]]')", (collection,))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the JSON form of upsert rejects 3.4028235e38 (FLT_MAX as pgvector prints it) with VX006, "
-    "though '[3.4028235e38,0,0]'::vector and the array form accept it: its range check compares the "
-    "decimal value to 3.4028234663852886e38 instead of checking what rounds to a finite float4",
-)
 def test_upsert_json_accepts_flt_max_as_pgvector_prints_it(conn, collection):
     printed = conn.execute("select '[3.4028234663852886e38,0,0]'::vector::text").fetchone()[0]
     assert printed == "[3.4028235e+38,0,0]"
