@@ -31,6 +31,7 @@ DEFAULTS = {
     "probes": 10,  # vecs's default
     "exact_search_threshold": 20000,  # vecs.exact_search_threshold
     "max_build_memory": "1GB",  # vecs.max_build_memory
+    "max_sort_memory": "256MB",  # work_mem cap for sorting an upsert batch by id
 }
 
 _SIMPLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
