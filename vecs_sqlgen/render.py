@@ -29,7 +29,7 @@ FIRST = "schema.sql.j2"
 DEFAULTS = {
     "ef_search": 40,  # pgvector's and vecs's default
     "probes": 10,  # vecs's default
-    "exact_search_threshold": 20000,  # vecs.exact_search_threshold
+    "exact_search_threshold": 20000,  # vecs.exact_search_threshold, at 384 dimensions (scaled by 384/d)
     "max_build_memory": "1GB",  # vecs.max_build_memory
     "max_sort_memory": "256MB",  # work_mem cap for sorting an upsert batch by id
 }
