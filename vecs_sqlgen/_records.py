@@ -22,6 +22,9 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 # backslash followed by the text "u0000" is an even run of backslashes and does not count.
 _NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
+# The server's limit (a primary-key entry must fit a btree page; the SQL functions check it too).
+MAX_ID_BYTES = 2048
+
 Row = tuple[str, np.ndarray, bytes]  # id, float32 vector, metadata as UTF-8 JSON
 
 
@@ -39,11 +42,13 @@ def check_record(position: int, record: Any, dimension: int, collection: str) ->
         raise InvalidRecord(f"record {position}: id must be a string, got {type(id_).__name__}")
     if "\x00" in id_:
         raise InvalidRecord(f"record {position}: id must not contain NUL characters")
-    where = f'record {position} (id "{id_}")'
     try:
-        id_.encode("utf-8")
+        size = len(id_.encode("utf-8"))
     except UnicodeEncodeError:
         raise InvalidRecord(f"record {position}: id must be valid Unicode (lone surrogate)") from None
+    where = f'record {position} (id "{_shown(id_)}")'
+    if size > MAX_ID_BYTES:
+        raise InvalidRecord(f"{where}: id is too long ({size} bytes; at most {MAX_ID_BYTES})")
     array = as_vector(vec, where, InvalidRecord)
     if len(array) != dimension:
         raise MismatchedDimension(
@@ -79,6 +84,8 @@ def _metadata_json(metadata: Any, where: str) -> bytes:
         text = json.dumps(metadata, ensure_ascii=False, allow_nan=False, default=_json_default)
     except (TypeError, ValueError) as e:
         raise InvalidRecord(f"{where}: metadata is not JSON: {e}") from None
+    except RecursionError:
+        raise InvalidRecord(f"{where}: metadata is nested too deeply") from None
     if "\\u0000" in text and _NUL_ESCAPE.search(text):
         raise InvalidRecord(f"{where}: metadata must not contain NUL characters")
     try:
@@ -107,3 +114,8 @@ def _json_type(value: Any) -> str:
     if isinstance(value, (int, float)):
         return "number"
     return type(value).__name__
+
+
+def _shown(id_: str) -> str:
+    """An id as messages show it (the server's rule): whole when short, else its first 60 characters."""
+    return id_ if len(id_) <= 64 else id_[:60] + "..."
