@@ -1,4 +1,4 @@
-"""The ``vecs-sqlgen`` command: install, render, status, uninstall, dsn, psql.
+"""The ``vecs-sqlgen`` command: install, render, bundle, status, uninstall, dsn, psql.
 
 Every failure ends in one line on stderr and a non-zero exit, never a traceback.
 """
@@ -26,6 +26,8 @@ def _connect(dsn: str | None) -> psycopg.Connection:
 def cmd_install(args) -> int:
     with _connect(args.dsn) as conn:
         result = _install.install(conn, args.schema, dry_run=args.dry_run)
+        if result.action == "extension":  # CREATE EXTENSION vecs made it: only ALTER EXTENSION changes it
+            raise _install.InstallError(_install.extension_message(args.schema, "vecs", result.previous))
         if args.dry_run:
             rendered, *_ = _install.plan(conn, args.schema)
             sys.stdout.write(rendered.sql)
@@ -56,6 +58,25 @@ def cmd_render(args) -> int:
     return 0
 
 
+def cmd_bundle(args) -> int:
+    from . import bundle as _bundle
+
+    if args.dsn:
+        with _connect(args.dsn) as conn:
+            caps = _install.detect(conn)
+    else:
+        # the pgvector of the server the bundle is for: --pg-config's installation, else the embedded one
+        caps = _render.Capabilities(pgvector=args.pgvector or _bundle.available_pgvector(args.pg_config),
+                                    vector_schema=args.vector_schema)
+    files = _bundle.write(args.output, args.schema, caps, upgrade_from=args.upgrade_from)
+    print(f"vecs-sqlgen {__version__} extension bundle for pgvector {caps.pgvector} in schema {caps.vector_schema}: "
+          + ", ".join(str(f) for f in files))
+    if args.install:
+        copied = _bundle.install_files(files, args.pg_config)
+        print(f"copied {len(copied)} files into {copied[0].parent}; then: CREATE EXTENSION {_bundle.EXTENSION} CASCADE")
+    return 0
+
+
 def cmd_status(args) -> int:
     with _connect(args.dsn) as conn:
         server = conn.execute("select current_setting('server_version')").fetchone()[0]
@@ -67,6 +88,9 @@ def cmd_status(args) -> int:
             print(f"vecs-sqlgen: not installed in schema {args.schema} (run: vecs-sqlgen install)")
             return 0
         print(f"vecs-sqlgen: {info['version']} in schema {args.schema} (this package: {__version__})")
+        owner = _install.extension_managed(conn, args.schema)
+        if owner:
+            print(f"extension:   {owner} {_install.extension_version(conn, owner)} (upgrade with ALTER EXTENSION {owner} UPDATE)")
         from psycopg import sql
 
         rows = conn.execute(
@@ -125,6 +149,18 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--pgvector", default=_render.Capabilities.pgvector, help="target pgvector version (default: %(default)s)")
     sp.add_argument("--vector-schema", default=_render.Capabilities.vector_schema, help="schema pgvector lives in (default: %(default)s)")
     sp.set_defaults(func=cmd_render)
+
+    sp = with_schema(sub.add_parser("bundle", help="write the extension bundle (vecs.control, vecs--VERSION.sql) for CREATE EXTENSION vecs"))
+    sp.add_argument("-o", "--output", required=True, metavar="DIR", help="folder to write into (make extension: extension/)")
+    sp.add_argument("--pgvector", help="target pgvector version (default: the one --pg-config's server installs, "
+                    "else the embedded server's); rebuild the bundle for each pgvector version")
+    sp.add_argument("--vector-schema", default=_render.Capabilities.vector_schema, help="schema pgvector lives in (default: %(default)s)")
+    sp.add_argument("--pg-config", metavar="PATH", help="pg_config of the target server (default: the embedded server's)")
+    sp.add_argument("--dsn", help="read pgvector's version and schema from this database instead")
+    sp.add_argument("--upgrade-from", action="append", default=[], metavar="OLD.sql",
+                    help="also write vecs--OLD--NEW.sql from the script that installed the older version (repeatable)")
+    sp.add_argument("--install", action="store_true", help="copy the files into $(pg_config --sharedir)/extension")
+    sp.set_defaults(func=cmd_bundle)
 
     sp = with_schema(with_dsn(sub.add_parser("status", help="server, pgvector and vecs-sqlgen versions; collections")))
     sp.set_defaults(func=cmd_status)

@@ -12,6 +12,7 @@ import psycopg
 from psycopg import sql
 
 from . import render as _render
+from . import upgrade as _upgrade
 from ._version import __version__
 from .exc import VecsException
 
@@ -25,7 +26,7 @@ class InstallError(VecsException):
 
 @dataclass(frozen=True)
 class InstallResult:
-    action: str  # "installed", "upgraded", "reinstalled", "unchanged" or "newer" (left alone)
+    action: str  # "installed", "upgraded", "reinstalled", "unchanged", "newer" (left alone) or "extension"
     schema: str
     version: str
     previous: str | None
@@ -72,6 +73,15 @@ def extension_managed(conn: psycopg.Connection, schema: str) -> str | None:
     return row[0] if row else None
 
 
+def extension_version(conn: psycopg.Connection, extension: str) -> str:
+    return conn.execute("select extversion from pg_extension where extname = %s", (extension,)).fetchone()[0]
+
+
+def extension_message(schema: str, extension: str, version: str) -> str:
+    return (f"schema {schema!r} is managed by extension {extension!r} ({version}): upgrade it with "
+            f"ALTER EXTENSION {extension} UPDATE (after installing the new bundle), not with vecs-sqlgen install")
+
+
 def _ensure_vector(conn: psycopg.Connection) -> None:
     if conn.execute("select 1 from pg_extension where extname = 'vector'").fetchone():
         return
@@ -86,8 +96,8 @@ def _ensure_vector(conn: psycopg.Connection) -> None:
             conn.execute("create extension if not exists vector")
     except psycopg.errors.InsufficientPrivilege as e:
         raise InstallError(
-            "not permitted to create the pgvector extension: ask a superuser (or the database "
-            f"owner, on PostgreSQL 13+ where vector is trusted) to run CREATE EXTENSION vector ({e.diag.message_primary})"
+            "not permitted to create the pgvector extension (it is not a trusted extension): ask a "
+            f"superuser to run CREATE EXTENSION vector in this database ({e.diag.message_primary})"
         ) from None
 
 
@@ -117,6 +127,10 @@ def install(conn: psycopg.Connection, schema: str = "vecs", *, dry_run: bool = F
 
     Creates the vector extension when missing. With ``dry_run`` everything is rolled back.
     ``conn`` must not be inside a transaction; it is left in autocommit state as found.
+
+    A schema managed by CREATE EXTENSION vecs is left to ALTER EXTENSION: action "extension" (and
+    ``previous`` its version) when it is as new as this package, InstallError when it is older or
+    with ``force``. The CLI refuses both (cli.cmd_install); the Python client uses a current one.
     """
     _render.check_name("schema", schema)
     try:
@@ -125,13 +139,17 @@ def install(conn: psycopg.Connection, schema: str = "vecs", *, dry_run: bool = F
             _ensure_vector(conn)
             owner = extension_managed(conn, schema)
             if owner:
-                raise InstallError(
-                    f"schema {schema!r} is managed by extension {owner!r}: upgrade it with "
-                    f"ALTER EXTENSION {owner} UPDATE, not with vecs-sqlgen install"
-                )
-            rendered, action, previous, _ = plan(conn, schema)
-            if action in ("installed", "upgraded", "reinstalled") or force:
-                conn.execute(rendered.sql)
+                action, previous = "extension", extension_version(conn, owner)
+                if force or _render.parse_version(previous) < _render.parse_version(__version__):
+                    raise InstallError(extension_message(schema, owner, previous))
+            else:
+                rendered, action, previous, info = plan(conn, schema)
+            if action in ("installed", "upgraded", "reinstalled") or (force and action != "extension"):
+                # over an older install, first drop the functions this version no longer has or
+                # declares differently (upgrade.py); CREATE OR REPLACE keeps the others' grants
+                before, after = _upgrade.steps(schema, detect(conn), (info or {}).get("functions"), rendered,
+                                               version=__version__)
+                conn.execute(before + rendered.sql + after)
     except psycopg.errors.InsufficientPrivilege as e:
         raise InstallError(f"not permitted to install into schema {schema!r}: {e.diag.message_primary}") from None
     return InstallResult(action, schema, __version__, previous, detect(conn))
@@ -144,9 +162,12 @@ def uninstall(conn: psycopg.Connection, schema: str = "vecs", *, drop_collection
     Returns the signatures of the functions dropped.
     """
     _render.check_name("schema", schema)
-    names = list(_render.render(schema).functions)
+    names = set(_render.render(schema).functions)
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(%s)", (_INSTALL_LOCK,))
+        # and those of the installed version (an older one may have others)
+        names |= {s.split("(", 1)[0] for s in ((build_info(conn, schema) or {}).get("functions") or {})}
+        names = sorted(names)
         owner = extension_managed(conn, schema)
         if owner:
             raise InstallError(f"schema {schema!r} is managed by extension {owner!r}: use DROP EXTENSION {owner}")

@@ -11,7 +11,8 @@ import functools
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+import types
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
@@ -109,11 +110,13 @@ class Rendered:
     sql: str
     functions: tuple[str, ...] = ()  # names of the functions it defines
     digest: str = ""  # of the templates and constants: an install differs iff its digest does
+    # signature → hash of its declaration (see manifest()); also recorded in build_info()
+    manifest: types.MappingProxyType = field(default_factory=lambda: types.MappingProxyType({}), compare=False, hash=False)
 
 
-def _environment() -> jinja2.Environment:
+def _environment(root: Path | None = None) -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(sql_dir())),
+        loader=jinja2.FileSystemLoader(str(root or sql_dir())),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         trim_blocks=True,
@@ -124,8 +127,8 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def template_names() -> list[str]:
-    root = sql_dir()
+def template_names(root: Path | None = None) -> list[str]:
+    root = root or sql_dir()
     names = [FIRST]
     for folder in FOLDERS:
         names += sorted(f"{folder}/{p.name}" for p in (root / folder).glob("*.sql.j2"))
@@ -144,6 +147,8 @@ def context(schema: str, caps: Capabilities, version: str) -> dict:
         "vector_schema": caps.vector_schema,
         "caps": caps.as_dict(),
         "version": version,
+        "extension": False,  # rendering the script of CREATE EXTENSION vecs (the server makes the schema)
+        "functions": {},  # the manifest, for build_info() (filled in by render)
         "err": SQLSTATE,
         "defaults": DEFAULTS,
         # measure → (distance operator, operator class); l1 only where pgvector has it (0.7+)
@@ -157,22 +162,65 @@ def context(schema: str, caps: Capabilities, version: str) -> dict:
 
 
 _FUNCTION = re.compile(r"CREATE OR REPLACE FUNCTION\s+\"[^\"]+\"\.(\w+)\s*\(", re.IGNORECASE)
+# A function's declaration (name up to LANGUAGE) and, from its COMMENT, its identity signature.
+_DECLARATION = re.compile(r'CREATE OR REPLACE FUNCTION\s+"(?:[^"]|"")+"\.(\w+)\s*\((.*?)^\s*LANGUAGE\b', re.I | re.S | re.M)
+_SIGNATURE = re.compile(r'COMMENT ON FUNCTION\s+"(?:[^"]|"")+"\.(\w+)\s*\(([^()]*)\)\s+IS\b', re.I)
+VECTOR_SCHEMA = "@V@"  # stands for pgvector's schema in manifest signatures
 
 
-@functools.lru_cache(maxsize=16)  # templates are read once per process; Rendered is immutable
-def render(schema: str = "vecs", caps: Capabilities | None = None, *, version: str = __version__) -> Rendered:
-    """The complete install SQL for ``schema`` on a server with ``caps``, and the functions it defines."""
+def manifest(sql: str, vector_schema: str) -> dict[str, str]:
+    """Each function of rendered SQL: its signature → a hash of its declaration.
+
+    The signature is the name and argument types (as in its COMMENT, pgvector's schema written
+    ``@V@``); the declaration is what CREATE OR REPLACE cannot change: parameter names, modes and
+    defaults, and the result type. Two versions' manifests say which functions an upgrade must drop
+    (gone, or redeclared); see upgrade.py.
+    """
+    def canonical(text: str) -> str:
+        return " ".join(text.replace(quote_ident(vector_schema) + ".", VECTOR_SCHEMA + ".").split())
+
+    declarations = _DECLARATION.findall(sql)
+    signatures = _SIGNATURE.findall(sql)
+    if [d[0] for d in declarations] != [s[0] for s in signatures]:
+        raise ValueError("every CREATE FUNCTION must be followed by its COMMENT ON FUNCTION")
+    return {
+        f"{name}({canonical(args)})": hashlib.sha256(canonical(declaration).encode()).hexdigest()[:12]
+        for (name, declaration), (_, args) in zip(declarations, signatures)
+    }
+
+
+@functools.lru_cache(maxsize=32)  # templates are read once per process; Rendered is immutable
+def render(schema: str = "vecs", caps: Capabilities | None = None, *, version: str = __version__,
+           extension: bool = False, templates: Path | None = None) -> Rendered:
+    """The complete install SQL for ``schema`` on a server with ``caps``, and the functions it defines.
+
+    ``extension``: the script of CREATE EXTENSION vecs — the same functions, but no CREATE SCHEMA (the
+    server creates the control file's schema). ``templates``: another template folder (tests
+    simulating an older release).
+    """
     caps = caps or Capabilities()
-    env = _environment()
+    root = Path(templates) if templates else sql_dir()
+    env = _environment(root)
     ctx = context(schema, caps, version)
-    names = template_names()
+    names = template_names(root)
     source = hashlib.sha256(json.dumps(ctx, sort_keys=True).encode())
     for name in [*names, "_macros.sql.j2"]:
-        source.update((sql_dir() / name).read_bytes())
+        source.update((root / name).read_bytes())
     ctx["digest"] = source.hexdigest()[:16]
-    parts = []
-    for name in names:
-        text = env.get_template(name).render(**ctx).strip()
-        parts.append(f"-- {name}\n{text}\n")
-    sql = "\n".join(parts)
-    return Rendered(sql=sql, functions=tuple(sorted(set(_FUNCTION.findall(sql)))), digest=ctx["digest"])
+    ctx["extension"] = extension  # after the digest: both routes install the same functions
+    # twice: the second pass gives build_info() the manifest of what the first one rendered
+    for _ in range(2):
+        parts = [f"-- {name}\n{env.get_template(name).render(**ctx).strip()}\n" for name in names]
+        sql = "\n".join(parts)
+        ctx["functions"] = manifest(sql, caps.vector_schema)
+    return Rendered(sql=sql, functions=tuple(sorted(set(_FUNCTION.findall(sql)))), digest=ctx["digest"],
+                    manifest=types.MappingProxyType(ctx["functions"]))
+
+
+def render_piece(name: str, schema: str = "vecs", caps: Capabilities | None = None, *,
+                 version: str = __version__, **constants) -> str:
+    """One template of sql/packaging/ (extension guard, upgrade steps) with the install context plus
+    ``constants`` (install-time values computed by the caller, never user data)."""
+    caps = caps or Capabilities()
+    ctx = {**context(schema, caps, version), **constants}
+    return _environment().get_template(f"packaging/{name}").render(**ctx).strip() + "\n"

@@ -90,7 +90,7 @@ def test_public_functions_comments_have_examples(conn):
 # ----------------------------------------------------------------------------- install
 
 
-def test_install_again_is_unchanged(conn):
+def test_install_again_is_unchanged(conn, cli_route):
     before = procs(conn)
     result = install.install(conn, "vecs")
     assert result.action == "unchanged"
@@ -98,7 +98,7 @@ def test_install_again_is_unchanged(conn):
     assert conn.execute("select vecs.version()").fetchone()[0] == result.version
 
 
-def test_install_into_second_schema(conn, collection):
+def test_install_into_second_schema(conn, collection, cli_route):
     schema = "vecs_alt"
     conn.execute(f"drop schema if exists {schema} cascade")
     try:

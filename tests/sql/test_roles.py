@@ -1,0 +1,146 @@
+"""An application role that is not a superuser and does not own schema vecs, with the minimal grants
+of README "Roles and grants" (issue 5). Runs on the session's install, whichever route made it."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from psycopg import sql
+
+import vecs_sqlgen
+from vecs_sqlgen import exc, install
+
+from .helpers import raises
+from .packaging import as_role, scratch  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.filterwarnings("ignore:Query does not have a covering index")
+
+NAME = 'roles "docs" x'
+
+
+@pytest.fixture
+def roles(dsn, conn, scratch):
+    """app: USAGE and CREATE on schema vecs; reader and stranger: USAGE only. EXECUTE on the functions
+    is PUBLIC's by default. The schema belongs to someone else (the installer)."""
+    made = {kind: scratch.role(f"vecs_{kind}") for kind in ("app", "reader", "stranger", "outsider")}
+    conn.execute(sql.SQL("grant usage, create on schema vecs to {}").format(sql.Identifier(made["app"])))
+    conn.execute(sql.SQL("grant usage on schema vecs to {}, {}").format(sql.Identifier(made["reader"]),
+                                                                      sql.Identifier(made["stranger"])))
+    owner = conn.execute("select nspowner::regrole::text from pg_namespace where nspname = 'vecs'").fetchone()[0]
+    assert owner not in made.values()
+    yield {kind: as_role(dsn, name) for kind, name in made.items()} | {"names": made}
+    # tables the roles made are dropped with them (drop owned by); their grants on schema vecs too
+    for name in made.values():
+        conn.execute(sql.SQL("drop owned by {}").format(sql.Identifier(name)))
+
+
+def connect(dsn):
+    return psycopg.connect(dsn, autocommit=True)
+
+
+def test_app_role_manages_its_own_collections(roles):
+    with connect(roles["app"]) as c:
+        assert c.execute("select rolsuper from pg_roles where rolname = current_user").fetchone()[0] is False
+        c.execute("select vecs.create_collection(%s, 3)", (NAME,))
+        assert c.execute("select vecs.upsert(%s, %s)", (NAME, '[["a", [1, 0, 0], {"k": 1}], ["b", [0, 1, 0], {"k": 2}]]')).fetchone()[0] == 2
+        assert c.execute("select vecs.upsert(%s, array['c'], array['[0,0,1]']::vector[])", (NAME,)).fetchone()[0] == 1
+        c.execute("create temp table stage (id text, vec vector, metadata jsonb)")
+        c.execute("insert into stage values ('d', '[1,1,0]', '{}')")
+        assert c.execute("select vecs.upsert_from(%s, 'stage')", (NAME,)).fetchone()[0] == 1
+        assert c.execute("select vecs.create_index(%s)", (NAME,)).fetchone()[0].startswith("ix_vector_cosine_ops_")
+        assert c.execute("select id from vecs.query(%s, '[1,0,0]', k => 1)", (NAME,)).fetchall() == [("a",)]
+        assert c.execute("select id from vecs.query(%s, '[1,0,0]', filters => '{\"k\": 2}')", (NAME,)).fetchall() == [("b",)]
+        assert c.execute("select id from vecs.fetch(%s, array['b', 'a'])", (NAME,)).fetchall() == [("b",), ("a",)]
+        assert c.execute("select vecs.count(%s)", (NAME,)).fetchone()[0] == 4
+        assert NAME in [r[0] for r in c.execute("select name from vecs.list_collections()")]
+        assert c.execute("select * from vecs.delete(%s, ids => array['d'])", (NAME,)).fetchall() == [("d",)]
+        assert c.execute("select vecs.get_or_create_collection(%s, 3)::text", (NAME,)).fetchone()[0] == f'vecs."{NAME.replace(chr(34), chr(34) * 2)}"'
+        owner = c.execute("select relowner::regrole::text from pg_class where oid = vecs.get_or_create_collection(%s, 3)", (NAME,)).fetchone()[0]
+        assert owner == roles["names"]["app"]
+        assert c.execute("select vecs.drop_collection(%s)", (NAME,)).fetchone()[0] is True
+    # and from Python, the same role
+    vx = vecs_sqlgen.create_client(roles["app"])
+    try:
+        docs = vx.get_or_create_collection(NAME, dimension=3)
+        docs.upsert([("a", [1.0, 0.0, 0.0], {"year": 2001})])
+        assert [r[0] for r in docs.query(data=[1.0, 0.0, 0.0], limit=1)] == ["a"]
+        vx.delete_collection(NAME)
+    finally:
+        vx.disconnect()
+
+
+def test_select_only_role_reads_but_cannot_write(roles):
+    with connect(roles["app"]) as c:
+        c.execute("select vecs.create_collection(%s, 3)", (NAME,))
+        c.execute("select vecs.upsert(%s, %s)", (NAME, '[["a", [1, 0, 0], {"k": 1}]]'))
+        c.execute(sql.SQL("grant select on {} to {}").format(sql.Identifier("vecs", NAME), sql.Identifier(roles["names"]["reader"])))
+    with connect(roles["reader"]) as c:
+        assert c.execute("select id from vecs.query(%s, '[1,0,0]', filters => '{\"k\": 1}')", (NAME,)).fetchall() == [("a",)]
+        assert c.execute("select id, vec::text from vecs.fetch(%s, array['a'])", (NAME,)).fetchall() == [("a", "[1,0,0]")]
+        assert c.execute("select vecs.count(%s)", (NAME,)).fetchone()[0] == 1
+        for statement in (
+            "select vecs.upsert(%s, '[[\"b\", [0, 1, 0]]]')",
+            "select * from vecs.delete(%s, ids => array['a'])",
+            "select * from vecs.delete(%s, filters => '{\"k\": 1}')",
+            "select vecs.create_index(%s)",
+            "select vecs.drop_collection(%s)",
+        ):
+            with raises("42501"):
+                c.execute(statement, (NAME,))
+        with raises("42501", match="permission denied for schema vecs"):
+            c.execute("select vecs.create_collection('mine', 3)")  # no CREATE on the schema
+    with connect(roles["app"]) as c:
+        assert c.execute("select vecs.count(%s)", (NAME,)).fetchone()[0] == 1
+
+
+def test_role_without_select_cannot_read_a_collection(roles):
+    with connect(roles["app"]) as c:
+        c.execute("select vecs.create_collection(%s, 3)", (NAME,))
+        c.execute("select vecs.upsert(%s, %s)", (NAME, '[["a", [1, 0, 0], {"k": 1}]]'))
+        c.execute("select vecs.create_index(%s)", (NAME,))
+    with connect(roles["stranger"]) as c:
+        for statement in (
+            "select * from vecs.query(%s, '[1,0,0]')",
+            "select * from vecs.query(%s, '[1,0,0]', filters => '{\"k\": 1}')",
+            "select * from vecs.fetch(%s, array['a'])",
+            "select vecs.count(%s)",
+        ):
+            with raises("42501", match="permission denied for table"):
+                c.execute(statement, (NAME,))
+    vx = vecs_sqlgen.create_client(roles["stranger"])
+    try:
+        docs = vx.get_or_create_collection(NAME, dimension=3)
+        with pytest.raises(exc.PermissionDenied):
+            docs.query(data=[1.0, 0.0, 0.0])
+        with pytest.raises(exc.PermissionDenied):
+            docs.fetch(["a"])
+        with pytest.raises(exc.PermissionDenied):
+            docs.upsert([("b", [0.0, 1.0, 0.0], {})])
+    finally:
+        vx.disconnect()
+
+
+def test_role_without_usage_on_the_schema(roles):
+    with connect(roles["outsider"]) as c:
+        with raises("42501", match="permission denied for schema vecs"):
+            c.execute("select vecs.count('anything')")
+
+
+def test_execute_can_be_restricted(roles, conn):
+    """Locking the functions down (REVOKE EXECUTE … FROM PUBLIC) stops a role without its own grant."""
+    signature = "vecs.list_collections()"
+    with conn.transaction():
+        conn.execute(f"revoke execute on function {signature} from public")
+        conn.execute(sql.SQL("grant execute on function vecs.list_collections() to {}").format(
+            sql.Identifier(roles["names"]["app"])))
+    try:
+        with connect(roles["reader"]) as c:
+            with raises("42501", match="permission denied for function list_collections"):
+                c.execute("select * from vecs.list_collections()")
+        with connect(roles["app"]) as c:
+            c.execute("select * from vecs.list_collections()")
+    finally:
+        conn.execute(f"grant execute on function {signature} to public")
+        conn.execute(sql.SQL("revoke execute on function vecs.list_collections() from {}").format(
+            sql.Identifier(roles["names"]["app"])))
+    assert install.build_info(conn, "vecs") is not None

@@ -1,0 +1,67 @@
+"""Upgrading the SQL layer from an older version: which functions must go before the new ones come.
+
+The rule, the same for ``vecs-sqlgen install`` over an older install and for ``ALTER EXTENSION vecs
+UPDATE`` (the generated ``vecs--A--B.sql``), compares the manifests of the two versions (signature →
+hash of the declaration, see render.manifest; an install keeps its own in ``build_info()``):
+
+* a signature the new version no longer has: ``DROP FUNCTION``;
+* a signature the new version declares differently (parameter names, modes or defaults, result
+  type: what ``CREATE OR REPLACE`` refuses to change): ``DROP FUNCTION``, then created again by the
+  install SQL, with the ``EXECUTE`` privileges it had put back;
+* everything else: ``CREATE OR REPLACE``, which keeps owner, privileges and comments.
+
+Collection tables are never touched. The SQL lives in sql/packaging/upgrade_*.sql.j2.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from . import render as _render
+
+# A manifest signature: name(argument types). It may come from a database (build_info()) or an
+# older script, and is rendered into DROP statements and literals: no quotes, parentheses or ';'
+# inside the argument list, so it can only ever name one function.
+_SIGNATURE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*\((?:[A-Za-z0-9_ ,.\[\]@]|"[A-Za-z0-9_]+"\.)*\)$')
+
+
+@dataclass(frozen=True)
+class Plan:
+    removed: tuple[str, ...] = ()  # signatures the new version no longer has
+    redeclared: tuple[str, ...] = ()  # signatures it declares differently
+
+    def __bool__(self) -> bool:
+        return bool(self.removed or self.redeclared)
+
+
+def plan(old: Mapping[str, str] | None, new: Mapping[str, str]) -> Plan:
+    """What to drop when going from the ``old`` manifest to the ``new`` one."""
+    old = dict(old or {})
+    for signature in old:
+        if not _SIGNATURE.match(signature):
+            raise ValueError(f"not a function signature: {signature!r}")
+    return Plan(
+        removed=tuple(sorted(s for s in old if s not in new)),
+        redeclared=tuple(sorted(s for s in old if s in new and old[s] != new[s])),
+    )
+
+
+def steps(schema: str, caps: _render.Capabilities, old: Mapping[str, str] | None, new: _render.Rendered, *,
+          version: str) -> tuple[str, str]:
+    """The SQL to run before and after ``new``'s install SQL to upgrade from the ``old`` manifest."""
+    todo = plan(old, new.manifest)
+    if not todo:
+        return "", ""
+    vector = _render.quote_ident(caps.vector_schema)
+
+    def sql_signature(signature: str) -> str:
+        return signature.replace(_render.VECTOR_SCHEMA + ".", vector + ".")
+
+    before = _render.render_piece(
+        "upgrade_drop.sql.j2", schema, caps, version=version,
+        removed=[sql_signature(s) for s in todo.removed], redeclared=[sql_signature(s) for s in todo.redeclared],
+    )
+    after = _render.render_piece("upgrade_grants.sql.j2", schema, caps, version=version) if todo.redeclared else ""
+    return before + "\n", "\n" + after if after else ""
