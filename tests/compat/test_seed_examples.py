@@ -1,21 +1,22 @@
 """Every example of the vecs API page (the seed; see /work/shared/seed/README.md), run verbatim with
 ``import vecs_sqlgen as vecs`` in place of ``import vecs``.
 
-The one substitution: the adapter example's ``TextEmbedding(model='all-MiniLM-L6-v2')`` is replaced by
-a small deterministic AdapterStep with the same output (384-dimensional unit vectors), because the
-model cannot be downloaded at test time. TextEmbedding itself is tested with a locally built model.
+The adapter example runs the real ``TextEmbedding(model='all-MiniLM-L6-v2')``, offline: the model
+cannot be downloaded at test time, so the test builds a tiny stand-in with the same output
+(384-dimensional unit vectors, random weights; tests/tiny_text_model.py) in a directory named
+``all-MiniLM-L6-v2`` and runs the example from there (sentence-transformers takes an existing local
+directory before a Hub name).
 """
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 
 import numpy as np
 import pytest
 
 import vecs_sqlgen as vecs
-from vecs_sqlgen.adapter import AdapterStep
+from tiny_text_model import build_tiny_model, offline
 
 
 @pytest.fixture
@@ -152,28 +153,19 @@ def test_9_disconnect(DB_CONNECTION):
     assert vx._conn is None  # closed on exit
 
 
-class TinyTextEmbedding(AdapterStep):
-    """Stands in for TextEmbedding(model='all-MiniLM-L6-v2'): deterministic 384-d unit vectors."""
-
-    def __init__(self, *, model: str, batch_size: int = 8):
-        self.model = model
-
-    @property
-    def exported_dimension(self):
-        return 384
-
-    def __call__(self, records, adapter_context):
-        for id, text, metadata in records:
-            vec = np.zeros(384, dtype=np.float32)
-            for word in text.split():
-                vec[int(hashlib.sha256(word.encode()).hexdigest(), 16) % 384] += 1.0
-            yield (id, vec / (np.linalg.norm(vec) or 1.0), metadata or {})
+@pytest.fixture(scope="module")
+def tiny_all_minilm(tmp_path_factory):
+    """A directory holding a directory ``all-MiniLM-L6-v2`` with a tiny 384-dimensional model."""
+    with pytest.MonkeyPatch.context() as mp:
+        offline(mp)
+        root = tmp_path_factory.mktemp("seed-models")
+        build_tiny_model(root / "all-MiniLM-L6-v2", dimension=384)
+    return root
 
 
-def test_10_adapters(DB_CONNECTION, monkeypatch):
-    import vecs_sqlgen.adapter
-
-    monkeypatch.setattr(vecs_sqlgen.adapter, "TextEmbedding", TinyTextEmbedding)  # the one substitution
+def test_10_adapters(DB_CONNECTION, tiny_all_minilm, monkeypatch):
+    offline(monkeypatch)
+    monkeypatch.chdir(tiny_all_minilm)  # 'all-MiniLM-L6-v2' is the local model; nothing is downloaded
 
     from vecs_sqlgen.adapter import Adapter, ParagraphChunker, TextEmbedding
 
@@ -212,6 +204,10 @@ def test_10_adapters(DB_CONNECTION, monkeypatch):
         result = docs.query(data="foo bar")
     assert sorted(result) == ["vec0_para_000", "vec1_para_000"]
     assert docs.dimension == 384
+    # the real TextEmbedding, with the local model: a text queries itself first
+    assert type(docs.adapter.steps[1]).__module__ == "vecs_sqlgen.adapter.text"
+    with pytest.warns(UserWarning):
+        assert docs.query(data="hello, world!", limit=1) == ["vec1_para_000"]
     vx.disconnect()
 
 
