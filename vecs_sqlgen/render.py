@@ -28,7 +28,7 @@ FIRST = "schema.sql.j2"
 # Defaults rendered into the functions; the ones named vecs.* can be overridden per session/role
 # with a custom setting (e.g. SET vecs.exact_search_threshold = 5000).
 DEFAULTS = {
-    "ef_search": 40,  # pgvector's and vecs's default
+    "ef_search": 100,  # recall@10 0.96 -> ~0.99 on 62k real embeddings; still far below vecs's latency
     "probes": 10,  # vecs's default
     "exact_search_threshold": 20000,  # vecs.exact_search_threshold, at 384 dimensions (scaled by 384/d)
     "max_build_memory": "1GB",  # vecs.max_build_memory
