@@ -9,6 +9,7 @@ from enum import Enum
 from itertools import chain, islice
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
+import numpy as np
 from psycopg import postgres
 from psycopg.types.json import Jsonb
 
@@ -166,7 +167,7 @@ class Collection:
     def fetch(self, ids: Iterable[str]) -> List[Record]:
         """The records ``(id, vector, metadata)`` with these ids, in request order; unknown ids are skipped."""
         rows = self.client._execute("fetch", (self.name, _id_list(ids)))
-        return [(id_, vec.to_numpy(), metadata) for id_, vec, metadata in rows]
+        return [(id_, _numpy(vec), metadata) for id_, vec, metadata in rows]
 
     def delete(self, ids: Optional[Iterable[str]] = None, filters: Optional[Union[Metadata, str]] = None) -> List[str]:
         """Delete by ids or by a metadata filter (a dict or a SQL expression); returns the deleted ids."""
@@ -257,7 +258,7 @@ class Collection:
             if include_value:
                 result.append(distance)
             if include_vector:
-                result.append(vec.to_numpy())
+                result.append(_numpy(vec))
             if include_metadata:
                 result.append(metadata)
             results.append(tuple(result))
@@ -352,3 +353,9 @@ def _id_list(ids: Iterable[str]) -> List[str]:
 def _as_is(data: bytes) -> bytes:
     """The JSON "dumps" for metadata already serialized by the record checks."""
     return data
+
+
+def _numpy(vec: Any) -> np.ndarray:
+    """A fetched vector as a float32 array: pgvector-python 0.4+ loads a Vector, 0.3 (which vecs
+    0.4.5 pins, so both may share an environment) a numpy array."""
+    return vec.to_numpy() if hasattr(vec, "to_numpy") else np.asarray(vec, dtype=np.float32)
