@@ -61,13 +61,12 @@ def server_dsn():
     from vecs_sqlgen import dsn as _dsn
 
     data = Path(tempfile.mkdtemp(prefix="vecs-test-pg-"))
-    server = _dsn.embedded_server(data, keep_running=True)
+    # cleanup_mode "stop": cleanup() stops the server as the OS user it runs as (pg_ctl refuses root)
+    server = _dsn.embedded_server(data, keep_running=False)
     try:
         yield server.get_uri()
     finally:
         server.cleanup()
-        subprocess.run([str(_dsn.embedded_bin("pg_ctl")), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True)
         shutil.rmtree(data, ignore_errors=True)
 
 
