@@ -5,13 +5,25 @@ PY     := $(VENV)/bin/python
 CLI    := $(VENV)/bin/vecs-sqlgen
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-pg16 sql clean
+.PHONY: demo test test-pg16 test-matrix sql extension install-extension docker-image clean bench
 
-# The virtualenv with the package (editable) and its test tools; rebuilt when pyproject changes.
-$(STAMP): pyproject.toml
+# The server an extension bundle is for: PG_CONFIG=/path/to/pg_config (default: the embedded server's),
+# and its pgvector version (default: the one that installation has; PGVECTOR=x.y.z to choose).
+PG_CONFIG ?=
+PGVECTOR  ?=
+EXT_PG_CONFIG = $(or $(PG_CONFIG),$$($(PY) -c 'from vecs_sqlgen.bundle import embedded_pg_config; print(embedded_pg_config())'))
+DOCKER_PGVECTOR = $(or $(PGVECTOR),0.8.1)
+
+# The torch that the [text] extra (sentence-transformers, for the TextEmbedding tests) brings in,
+# pinned in the same pip command: the CPU wheel; an unpinned torch pulls several GB of CUDA packages.
+TORCH ?= torch==2.13.0
+
+# The virtualenv with the package (editable), its test tools and the [text] extra; rebuilt when
+# pyproject or this Makefile changes.
+$(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[test,text]" "$(TORCH)"
 	touch $@
 
 # Install into the embedded PostgreSQL 18 + pgvector server and run the demo from SQL with psql.
@@ -19,21 +31,67 @@ demo: $(STAMP)
 	$(CLI) install
 	$$($(PY) -c 'from vecs_sqlgen.dsn import embedded_bin; print(embedded_bin("psql"))') -X -q "$$($(CLI) dsn)" -f examples/demo.sql
 
-# Every test layer (pure, SQL-level, Python API, compatibility) against a real server, then the
-# SQL-level suite again on PostgreSQL 16 + pgvector 0.6.2 (what that pgvector lacks must fail clearly).
+# Every test layer (pure, SQL-level, Python API, compatibility) against a real server; the SQL-level
+# suite again on CREATE EXTENSION vecs (the bundle installed into the embedded server); and on
+# PostgreSQL 16 + pgvector 0.6.2 (what that pgvector lacks must fail clearly).
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider
+	VECS_TEST_INSTALL=extension $(PY) -m pytest -q -p no:cacheprovider tests/sql tests/regress
 	$(PY) scripts/matrix.py pg16-pgvector0.6.2
 
 # The SQL-level suite on PostgreSQL 16 + pgvector 0.6.2 (pgserver 0.1.4), in its own environment.
 test-pg16: $(STAMP)
 	$(PY) scripts/matrix.py pg16-pgvector0.6.2
 
+# The long safety run (issue 6): the concurrency soak (SOAK_SECONDS, default 600; on an embedded server
+# in a temp dir unless VECS_DATABASE_URL is set), then tests/safety with 10,000 cases per property test.
+.PHONY: soak
+soak: $(STAMP)
+	$(PY) scripts/soak.py --seconds $${SOAK_SECONDS:-600} --writers 4 --ids 5000
+	VECS_SAFETY_EXAMPLES=$${VECS_SAFETY_EXAMPLES:-10000} VECS_SAFETY_SOAK_SECONDS=$${VECS_SAFETY_SOAK_SECONDS:-120} \
+		$(PY) -m pytest tests/safety -q -p no:cacheprovider
+
+# The SQL-level suite on every server of scripts/matrix.py, each in its own environment: one line per server.
+test-matrix: $(STAMP)
+	$(PY) scripts/matrix.py
+
+# The extension bundle in extension/: vecs.control and vecs--VERSION.sql (built, git-ignored) next to
+# the committed upgrade scripts vecs--A--B.sql; rendered for the target's pgvector: rebuild per version.
+extension: $(STAMP)
+	$(CLI) bundle -o extension $(if $(PG_CONFIG),--pg-config $(PG_CONFIG)) $(if $(PGVECTOR),--pgvector $(PGVECTOR))
+
+# Copy the bundle into $(pg_config --sharedir)/extension; then, in a database: CREATE EXTENSION vecs CASCADE.
+install-extension: extension
+	dir="$$($(EXT_PG_CONFIG) --sharedir)/extension" && \
+	install -d "$$dir" && \
+	install -m 644 extension/vecs.control extension/vecs--*.sql "$$dir/" && \
+	echo "installed into $$dir; in a database: CREATE EXTENSION vecs CASCADE"
+
+# The Dockerfile.postgres image (pgvector/pgvector:$(DOCKER_PGVECTOR)-pg17 + vecs, created at first start).
+docker-image:
+	$(MAKE) extension PGVECTOR=$(DOCKER_PGVECTOR)
+	docker build -f Dockerfile.postgres --build-arg PGVECTOR=$(DOCKER_PGVECTOR) -t vecs-sqlgen-postgres .
+
 # The install SQL, rendered for the default target (pgvector 0.8.5 in schema public).
 sql: $(STAMP)
 	mkdir -p build
 	$(CLI) render -o build/install.sql
 	@echo "wrote build/install.sql ($$(wc -l < build/install.sql) lines)"
+
+# The benchmark (issue 4): one run on a fresh embedded server, against raw SQL and vecs 0.4.5, writes
+# bench/results.md, bench/results.json and bench/*.png. Its own virtualenv, as vecs 0.4.5 pins
+# pgvector-python 0.3.*; uses ../shared/data when present, else synthetic data (bench/data.py).
+BENCH_VENV  := bench/.venv
+BENCH_STAMP := $(BENCH_VENV)/.installed
+
+$(BENCH_STAMP): pyproject.toml
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e ".[bench]"
+	touch $@
+
+bench: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python -m bench.run
 
 clean:
 	rm -rf build dist .pytest_cache
