@@ -125,6 +125,16 @@ def conn(dsn):
 
 
 @pytest.fixture
+def vx(dsn):
+    """A Python client on the session's server."""
+    import vecs_sqlgen
+
+    client = vecs_sqlgen.create_client(dsn)
+    yield client
+    client.disconnect()
+
+
+@pytest.fixture
 def collection(conn):
     """A fresh 3-dimensional collection; its name has a quote and a space to keep quoting honest."""
     name = f'c "{uuid.uuid4().hex[:8]}" x'

@@ -6,14 +6,6 @@ import uuid
 
 import pytest
 
-import vecs_sqlgen as vecs
-
-
-@pytest.fixture
-def vx(dsn):
-    client = vecs.create_client(dsn)
-    yield client
-    client.disconnect()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import uuid
 import pytest
 from psycopg import sql
 
-import vecs_sqlgen as vecs
 
 from ._support import CASES, OUTCOMES, RESULTS, Canary
 
@@ -34,13 +33,6 @@ def canary(dsn):
     c = Canary(dsn)
     yield c
     c.drop()
-
-
-@pytest.fixture
-def vx(dsn):
-    client = vecs.create_client(dsn)
-    yield client
-    client.disconnect()
 
 
 @pytest.fixture
