@@ -87,9 +87,7 @@ $body$
 """
 
 
-def _define(conn, template: str, table: str, name: str, count_limit: int = 0) -> None:
-    schema, relname = (part.strip('"') for part in table.split("."))
-    ident = S.Identifier(schema, relname)
+def _define(conn, template: str, ident: S.Identifier, name: str, count_limit: int = 0) -> None:
     conn.execute(
         S.SQL(template).format(
             table=ident, table_text=S.Literal(ident.as_string(conn)), name=S.Literal(name),
@@ -98,7 +96,7 @@ def _define(conn, template: str, table: str, name: str, count_limit: int = 0) ->
     )
 
 
-def client_side(collection, table: str, queries: np.ndarray, rounds: int, ef_search: int) -> dict[str, dict[str, float]]:
+def client_side(collection, table: S.Identifier, queries: np.ndarray, rounds: int, ef_search: int) -> dict[str, dict[str, float]]:
     """p50 wall ms and median client CPU ms per call, each method on the client's own connection,
     whose session ``hnsw.ef_search`` is set to ``ef_search`` (vecs.query's default) for the time."""
     client = collection.client
@@ -111,8 +109,8 @@ def client_side(collection, table: str, queries: np.ndarray, rounds: int, ef_sea
         conn.execute("reset hnsw.ef_search")
 
 
-def _time_client(collection, conn, table: str, queries: np.ndarray, rounds: int) -> dict[str, dict[str, float]]:
-    raw_sql = f"select id from {table} order by vec <=> %b limit %b"
+def _time_client(collection, conn, table: S.Identifier, queries: np.ndarray, rounds: int) -> dict[str, dict[str, float]]:
+    raw_sql = S.SQL("select id from {} order by vec <=> %b limit %b").format(table)
 
     def on_conn(stmt, *head):
         return lambda q: conn.execute(stmt, (*head, q, K), prepare=True, binary=True).fetchall()
@@ -142,7 +140,7 @@ def _time_client(collection, conn, table: str, queries: np.ndarray, rounds: int)
     return {m: {"p50": float(np.median(wall[m])), "cpu": float(np.median(cpu[m]))} for m in names}
 
 
-def server_side(conn, table: str, name: str, queries: np.ndarray, section: str, count_limit: int, ef_search: int) -> dict[str, float]:
+def server_side(conn, table: S.Identifier, name: str, queries: np.ndarray, section: str, count_limit: int, ef_search: int) -> dict[str, float]:
     """Median in-server ms per step: the unfiltered steps, then the filtered ones (which would evict
     the HNSW index's pages between unfiltered steps), each group interleaved query by query; the
     session's ``hnsw.ef_search`` is ``ef_search`` (vecs.query's default)."""

@@ -16,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 
 import psycopg
+from psycopg import sql as S
 from pgvector.psycopg import register_vector
 
 from vecs_sqlgen.dsn import embedded_bin, embedded_server
@@ -62,7 +63,7 @@ def start_server() -> Server:
         warnings.simplefilter("ignore")
         handle = embedded_server(tmpdir / "pg", keep_running=False)
     with psycopg.connect(handle.get_uri(), autocommit=True) as conn:
-        conn.execute(f"create database {DATABASE}")
+        conn.execute(S.SQL("create database {}").format(S.Identifier(DATABASE)))
     with psycopg.connect(handle.get_uri(database=DATABASE), autocommit=True) as conn:
         conn.execute("create extension if not exists vector")
     # vecs 0.4.5 needs SQLAlchemy's psycopg2 driver; the socket directory stays in ?host=

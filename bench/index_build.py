@@ -32,6 +32,17 @@ class Build:
         return any(FITS_NOTICE in w for w in self.warnings)
 
 
+def _time_builds(out: Build, collection, reps: int) -> None:
+    """Time ``reps`` create_index() calls into ``out``, keeping the Python warnings they raise."""
+    for _ in range(reps):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            t0 = time.perf_counter()
+            collection.create_index()
+            out.seconds.append(time.perf_counter() - t0)
+        out.warnings += [str(w.message) for w in caught]
+
+
 def build_ours(client, collection, reps: int) -> Build:
     """``Collection.create_index()``; a repeat replaces the index (the new one is built first)."""
     out = Build("vecs-sqlgen create_index()")
@@ -39,13 +50,7 @@ def build_ours(client, collection, reps: int) -> Build:
     handler = lambda diag: out.notices.append(diag.message_primary or "")  # noqa: E731
     conn.add_notice_handler(handler)
     try:
-        for _ in range(reps):
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                t0 = time.perf_counter()
-                collection.create_index()
-                out.seconds.append(time.perf_counter() - t0)
-            out.warnings += [str(w.message) for w in caught]
+        _time_builds(out, collection, reps)
     finally:
         conn.remove_notice_handler(handler)
     return out
@@ -62,13 +67,7 @@ def build_vecs(client, collection, reps: int) -> Build:
 
     event.listen(client.engine, "after_cursor_execute", collect)
     try:
-        for _ in range(reps):
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                t0 = time.perf_counter()
-                collection.create_index()
-                out.seconds.append(time.perf_counter() - t0)
-            out.warnings += [str(w.message) for w in caught]
+        _time_builds(out, collection, reps)
     finally:
         event.remove(client.engine, "after_cursor_execute", collect)
     return out

@@ -48,9 +48,9 @@ class Ingest:
 # ---------------------------------------------------------------------- tables
 
 
-def raw_table(conn: psycopg.Connection, name: str, dimension: int) -> str:
+def raw_table(conn: psycopg.Connection, name: str, dimension: int) -> S.Identifier:
     """A fresh table with the collection DDL (PK + GIN), in schema raw; returns its qualified name."""
-    conn.execute(f"create schema if not exists {RAW_SCHEMA}")
+    conn.execute(S.SQL("create schema if not exists {}").format(S.Identifier(RAW_SCHEMA)))
     table = S.Identifier(RAW_SCHEMA, name)
     conn.execute(S.SQL("drop table if exists {}").format(table))
     conn.execute(
@@ -60,35 +60,37 @@ def raw_table(conn: psycopg.Connection, name: str, dimension: int) -> str:
         ).format(table, S.Literal(dimension))
     )
     conn.execute(S.SQL("create index on {} using gin (metadata jsonb_path_ops)").format(table))
-    return f"{RAW_SCHEMA}.{name}"
+    return table
 
 
-def copy_rows(conn: psycopg.Connection, table: str, records: list[tuple]) -> None:
+def copy_rows(conn: psycopg.Connection, table: S.Identifier, records: list[tuple]) -> None:
     """Binary COPY of ``(id, vector, metadata dict)`` rows, in one transaction."""
-    with conn.transaction(), conn.cursor().copy(f"copy {table} (id, vec, metadata) from stdin with (format binary)") as cp:
+    with conn.transaction(), conn.cursor().copy(S.SQL("copy {} (id, vec, metadata) from stdin with (format binary)").format(table)) as cp:
         cp.set_types(["text", "vector", "jsonb"])
         for id_, vec, meta in records:
             cp.write_row((id_, vec, Jsonb(meta)))
 
 
-def raw_upsert(conn: psycopg.Connection, table: str, records: list[tuple], dimension: int) -> None:
+def raw_upsert(conn: psycopg.Connection, table: S.Identifier, records: list[tuple], dimension: int) -> None:
     """What raw SQL does for an upsert: COPY into a temp table, then one INSERT … ON CONFLICT."""
     with conn.transaction():
-        conn.execute(f"create temp table stage (id text, vec vector({dimension}), metadata jsonb) on commit drop")
+        conn.execute(S.SQL("create temp table stage (id text, vec vector({}), metadata jsonb) on commit drop").format(S.Literal(dimension)))
         with conn.cursor().copy("copy stage (id, vec, metadata) from stdin with (format binary)") as cp:
             cp.set_types(["text", "vector", "jsonb"])
             for id_, vec, meta in records:
                 cp.write_row((id_, vec, Jsonb(meta)))
         conn.execute(
-            f"insert into {table} (id, vec, metadata) select id, vec, metadata from stage "
-            "on conflict (id) do update set vec = excluded.vec, metadata = excluded.metadata"
+            S.SQL(
+                "insert into {} (id, vec, metadata) select id, vec, metadata from stage "
+                "on conflict (id) do update set vec = excluded.vec, metadata = excluded.metadata"
+            ).format(table)
         )
 
 
-def hnsw_index(conn: psycopg.Connection, table: str) -> None:
+def hnsw_index(conn: psycopg.Connection, table: S.Identifier) -> None:
     with conn.transaction():
         conn.execute("set local maintenance_work_mem = '512MB'")
-        conn.execute(f"create index on {table} using hnsw (vec vector_cosine_ops) with (m = 16, ef_construction = 64)")
+        conn.execute(S.SQL("create index on {} using hnsw (vec vector_cosine_ops) with (m = 16, ef_construction = 64)").format(table))
 
 
 @dataclass
@@ -129,8 +131,8 @@ class IngestBench:
             warnings.simplefilter("ignore")
             return self.vecs.get_or_create_collection(self._name(prefix), dimension=self.data.dimension)
 
-    def _drop(self, table: str) -> None:
-        self.conn.execute(f"drop table if exists {table}")
+    def _drop(self, table: S.Identifier) -> None:
+        self.conn.execute(S.SQL("drop table if exists {}").format(table))
 
     # -- one run of each method
 
@@ -150,11 +152,11 @@ class IngestBench:
 
     def ours_upsert(self, records, prefill=(), hnsw=False) -> float:
         coll = self._ours_collection("ours")
-        table = f'vecs."{coll.name}"'
+        table = S.Identifier("vecs", coll.name)
         self._prefill(table, prefill, False)
         if hnsw:
             coll.create_index()
-            self.conn.execute(f"vacuum analyze {table}")
+            self.conn.execute(S.SQL("vacuum analyze {}").format(table))
         streamed: list[float] = []  # when each batch has been sent; the merge follows the last
         run = timed(lambda: coll.upsert(records, progress=lambda sent: streamed.append(time.perf_counter())))
         run.merge_seconds = time.perf_counter() - streamed[-1] if streamed else None
@@ -163,22 +165,22 @@ class IngestBench:
 
     def vecs_upsert(self, records, prefill=(), hnsw=False) -> float:
         coll = self._vecs_collection("vecs")
-        table = f'vecs."{coll.name}"'
+        table = S.Identifier("vecs", coll.name)
         self._prefill(table, prefill, False)
         if hnsw:
             coll.create_index()
-            self.conn.execute(f"vacuum analyze {table}")
+            self.conn.execute(S.SQL("vacuum analyze {}").format(table))
         run = timed(lambda: coll.upsert(records))
         self._drop(table)
         return run
 
-    def _prefill(self, table: str, prefill, hnsw: bool) -> None:
+    def _prefill(self, table: S.Identifier, prefill, hnsw: bool) -> None:
         if prefill:
             copy_rows(self.conn, table, prefill)
         if hnsw:
             hnsw_index(self.conn, table)
         if prefill or hnsw:
-            self.conn.execute(f"vacuum analyze {table}")
+            self.conn.execute(S.SQL("vacuum analyze {}").format(table))
 
 
 def run(bench: IngestBench, n: int, n_hnsw: int, reps: int, vecs_reps: int) -> list[Ingest]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import psycopg
+from psycopg import sql as S
 from psycopg.types.json import Jsonb
 
 from .data import K
@@ -55,11 +56,11 @@ def raw_clause(filters: dict | None) -> tuple[str, tuple]:
     return "metadata @> any(%b::jsonb[])", ([Jsonb({"section": v}) for v in value],)
 
 
-def raw(conn: psycopg.Connection, table: str, filters: dict | None = None, *, exact: bool = False) -> Search:
+def raw(conn: psycopg.Connection, table: S.Identifier, filters: dict | None = None, *, exact: bool = False) -> Search:
     """The plain statement on ``table``; ``hnsw.ef_search`` is whatever the session has."""
     where, params = raw_clause(filters)
     order = "(vec <=> %b) + 0" if exact else "vec <=> %b"
-    stmt = f"select id from {table} where {where} order by {order} limit %b"
+    stmt = S.SQL("select id from {} where {} order by {} limit %b").format(table, S.SQL(where), S.SQL(order))
 
     def search(q):
         return [r[0] for r in conn.execute(stmt, (*params, q, K), prepare=True, binary=True).fetchall()]

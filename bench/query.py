@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from psycopg import sql as S
 
 from vecs_sqlgen.render import DEFAULTS
 
@@ -43,7 +44,7 @@ class Targets:
     vecs: object  # vecs 0.4.5 Collection
     sql_conn: object  # psycopg connection for select * from vecs.query(…)
     raw_conn: object  # psycopg connection for the plain statements
-    table: str  # our collection's table, qualified
+    table: S.Identifier  # our collection's table, qualified
 
 
 def _score(timings: dict, truth: Truth, mask=None, setting: str = "") -> list[Row]:

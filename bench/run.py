@@ -18,6 +18,7 @@ from pathlib import Path
 
 import vecs
 import vecs_sqlgen
+from psycopg import sql as S
 from vecs_sqlgen.render import DEFAULTS
 
 from . import breakdown, index_build, ingest, plots, query, report
@@ -53,9 +54,9 @@ def load_collections(server: Server, data, ours_client, vecs_client) -> dict:
         warnings.simplefilter("ignore")
         vcoll = vecs_client.get_or_create_collection(VECS_COLLECTION, dimension=data.dimension)
     with server.connect() as conn:
-        ingest.copy_rows(conn, f"vecs.{VECS_COLLECTION}", records)
+        ingest.copy_rows(conn, S.Identifier("vecs", VECS_COLLECTION), records)
         for name in (COLLECTION, VECS_COLLECTION):
-            conn.execute(f"vacuum analyze vecs.{name}")
+            conn.execute(S.SQL("vacuum analyze {}").format(S.Identifier("vecs", name)))
     log(f"loaded vecs.{VECS_COLLECTION} (vecs 0.4.5 DDL) by binary COPY; both tables vacuumed and analyzed")
     return {"ours": coll, "vecs": vcoll, "full_load_rows_per_s": len(records) / seconds}
 
@@ -93,7 +94,7 @@ def run_memory(server: Server, rows: int, dimension: int) -> dict:
 def measure_queries(server: Server, data, truth: Truth, colls: dict, cfg: dict) -> dict:
     out = {}
     sql_conn, raw_conn = server.connect(), server.connect()
-    targets = query.Targets(colls["ours"], colls["vecs"], sql_conn, raw_conn, f"vecs.{COLLECTION}")
+    targets = query.Targets(colls["ours"], colls["vecs"], sql_conn, raw_conn, S.Identifier("vecs", COLLECTION))
     log("unfiltered queries at default settings")
     out["unfiltered"] = query.unfiltered(targets, data, truth, cfg["rounds"])
     log("ef_search sweep")
@@ -103,8 +104,8 @@ def measure_queries(server: Server, data, truth: Truth, colls: dict, cfg: dict) 
     log("time breakdown of vecs.query")
     threshold = min(100_000, max(1_000, DEFAULTS["exact_search_threshold"] * 384 // data.dimension))
     out["breakdown"] = {
-        "client": breakdown.client_side(colls["ours"], f"vecs.{COLLECTION}", data.queries, cfg["rounds"], query.default_ef()),
-        "server": breakdown.server_side(raw_conn, f"vecs.{COLLECTION}", COLLECTION, data.queries, "python", threshold,
+        "client": breakdown.client_side(colls["ours"], S.Identifier("vecs", COLLECTION), data.queries, cfg["rounds"], query.default_ef()),
+        "server": breakdown.server_side(raw_conn, S.Identifier("vecs", COLLECTION), COLLECTION, data.queries, "python", threshold,
                                         query.default_ef()),
     }
     for part in ("client", "server"):
