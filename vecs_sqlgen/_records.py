@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
 from .exc import ArgError, InvalidRecord, MismatchedDimension
+from .limits import MAX_ID_BYTES
 
 # The largest finite float32: pgvector stores single precision, and larger values overflow to inf.
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -22,8 +23,6 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 # backslash followed by the text "u0000" is an even run of backslashes and does not count.
 _NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
-# The server's limit (a primary-key entry must fit a btree page; the SQL functions check it too).
-MAX_ID_BYTES = 2048
 
 Row = tuple[str, np.ndarray, bytes]  # id, float32 vector, metadata as UTF-8 JSON
 
@@ -34,10 +33,39 @@ def checked(records: Iterable[Any], dimension: int, collection: str) -> Iterator
         yield check_record(position, record, dimension, collection)
 
 
-def check_record(position: int, record: Any, dimension: int, collection: str) -> Row:
+def shaped(records: Iterable[Any]) -> Iterator[Any]:
+    """The records as given, each checked to be ``(id, media, metadata)`` before an adapter unpacks it."""
+    for position, record in enumerate(records, 1):
+        _check_shape(position, record)
+        metadata = record[2]
+        if not isinstance(metadata, Mapping):
+            try:
+                bool(metadata)  # adapters take falsy metadata for {}, as vecs's do
+            except Exception:  # e.g. a numpy array: its truth is ambiguous
+                where = _check_id(position, record[0])  # a bad id is reported first, as check_record would
+                raise InvalidRecord(f"{where}: metadata must be a JSON object, got {_json_type(metadata)}") from None
+        yield record
+
+
+def _check_shape(position: int, record: Any) -> None:
     if not isinstance(record, (tuple, list)) or len(record) != 3:
         raise InvalidRecord(f"record {position}: must be a tuple (id, vector, metadata)")
+
+
+def check_record(position: int, record: Any, dimension: int, collection: str) -> Row:
+    _check_shape(position, record)
     id_, vec, metadata = record
+    where = _check_id(position, id_)
+    array = as_vector(vec, where, InvalidRecord)
+    if len(array) != dimension:
+        raise MismatchedDimension(
+            f'{where}: vector has {len(array)} dimensions, collection "{collection}" has {dimension}'
+        )
+    return id_, array, _metadata_json(metadata, where)
+
+
+def _check_id(position: int, id_: Any) -> str:
+    """Check a record's id; the record as messages name it."""
     if not isinstance(id_, str):
         raise InvalidRecord(f"record {position}: id must be a string, got {type(id_).__name__}")
     if "\x00" in id_:
@@ -49,12 +77,7 @@ def check_record(position: int, record: Any, dimension: int, collection: str) ->
     where = f'record {position} (id "{_shown(id_)}")'
     if size > MAX_ID_BYTES:
         raise InvalidRecord(f"{where}: id is too long ({size} bytes; at most {MAX_ID_BYTES})")
-    array = as_vector(vec, where, InvalidRecord)
-    if len(array) != dimension:
-        raise MismatchedDimension(
-            f'{where}: vector has {len(array)} dimensions, collection "{collection}" has {dimension}'
-        )
-    return id_, array, _metadata_json(metadata, where)
+    return where
 
 
 def as_vector(vec: Any, where: str, error: type[ArgError] = ArgError) -> np.ndarray:
@@ -78,10 +101,10 @@ def as_vector(vec: Any, where: str, error: type[ArgError] = ArgError) -> np.ndar
 def _metadata_json(metadata: Any, where: str) -> bytes:
     if metadata is None:
         return b"{}"
-    if not isinstance(metadata, dict):
+    if not isinstance(metadata, Mapping):
         raise InvalidRecord(f"{where}: metadata must be a JSON object, got {_json_type(metadata)}")
     try:
-        text = json.dumps(metadata, ensure_ascii=False, allow_nan=False, default=_json_default)
+        text = json.dumps(dict(metadata), ensure_ascii=False, allow_nan=False, default=_json_default)
     except (TypeError, ValueError) as e:
         raise InvalidRecord(f"{where}: metadata is not JSON: {e}") from None
     except RecursionError:

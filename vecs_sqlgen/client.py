@@ -20,6 +20,7 @@ from pgvector.psycopg.vector import register_vector_info
 from psycopg import pq, sql
 from psycopg.types import TypeInfo
 
+from . import _args
 from . import dsn as _dsn
 from . import exc
 from . import install as _install
@@ -167,6 +168,7 @@ class Client:
         from .collection import Collection
 
         adapter_dimension = adapter.exported_dimension if adapter else None
+        dimension = _args.dimension(dimension)
         collection = Collection(name=name, dimension=dimension or adapter_dimension, client=self, adapter=adapter)
         try:
             self._execute("get_or_create", (name, collection.dimension))
@@ -193,7 +195,7 @@ class Client:
         _deprecated("get_collection")
         from .collection import Collection
 
-        rows = self._execute("find", (name,))
+        rows = self._execute("find", (_args.collection_name(name),))
         if not rows:
             raise exc.CollectionNotFound("No collection found with requested name")
         return Collection._from_row(self, rows[0])
@@ -206,7 +208,7 @@ class Client:
 
     def delete_collection(self, name: str) -> None:
         """Drop collection ``name`` and its records; nothing happens when it does not exist."""
-        self._execute("drop", (name,))
+        self._execute("drop", (_args.collection_name(name),))
 
     def disconnect(self) -> None:
         """Close the connection; the next call opens a new one."""

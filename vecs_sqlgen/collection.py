@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, is_dataclass
 from enum import Enum
 from itertools import chain, islice
@@ -13,7 +13,7 @@ import numpy as np
 from psycopg import postgres
 from psycopg.types.json import Jsonb
 
-from . import _records
+from . import _args, _records
 from .adapter import Adapter, AdapterContext, NoOp
 from .adapter.base import chunked
 from .client import STAGING_REGCLASS
@@ -34,6 +34,7 @@ ARRAYS_MAX = 500
 # Records read, checked and streamed per batch (progress is reported after each).
 DEFAULT_BATCH_SIZE = 5000
 
+_INT4_MAX = 2**31 - 1
 _TEXT_OID, _JSONB_OID = postgres.types["text"].oid, postgres.types["jsonb"].oid
 
 
@@ -78,8 +79,8 @@ class Collection:
     def __init__(self, name: str, dimension: int, client: Client, adapter: Optional[Adapter] = None):
         """Bind to collection ``name`` (nothing is created); ``dimension`` or the adapter gives the dimension."""
         self.client = client
-        self.name = name
-        self.dimension = dimension
+        self.name = _args.collection_name(name)
+        self.dimension = dimension = _args.dimension(dimension)
         self.adapter = adapter or Adapter(steps=[NoOp(dimension=dimension)])
         # The vector index, looked up once (None included) so that a query stays one round trip.
         self._index: Optional[str] = None
@@ -125,9 +126,10 @@ class Collection:
         position and id, and nothing is written. Records are read and sent ``batch_size`` at a time;
         ``progress`` is called with the running count of records sent after each batch.
         """
-        if not isinstance(batch_size, int) or batch_size < 1:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ArgError("batch_size must be a positive integer")
-        pipeline = records if skip_adapter else self.adapter(records, AdapterContext("upsert"))
+        records = _records.shaped(_args.records(records))
+        pipeline = records if _args.flag(skip_adapter, "skip_adapter") else self.adapter(records, AdapterContext("upsert"))
         rows = _records.checked(pipeline, self.dimension, self.name)
         head = list(islice(rows, ARRAYS_MAX + 1))
         if len(head) > ARRAYS_MAX:
@@ -166,7 +168,7 @@ class Collection:
 
     def fetch(self, ids: Iterable[str]) -> List[Record]:
         """The records ``(id, vector, metadata)`` with these ids, in request order; unknown ids are skipped."""
-        rows = self.client._execute("fetch", (self.name, _id_list(ids)))
+        rows = self.client._execute("fetch", (self.name, _args.ids(ids)))
         return [(id_, _numpy(vec), metadata) for id_, vec, metadata in rows]
 
     def delete(self, ids: Optional[Iterable[str]] = None, filters: Optional[Union[Metadata, str]] = None) -> List[str]:
@@ -176,7 +178,7 @@ class Collection:
         if ids is not None and filters is not None:
             raise ArgError("Either ids or filters must be provided, not both.")
         if ids is not None:
-            params = (self.name, _id_list(ids), None)
+            params = (self.name, _args.ids(ids), None)
         else:
             params = (self.name, None, Jsonb(normalize_filters(filters)))
         return [row[0] for row in self.client._execute("delete", params)]
@@ -185,6 +187,7 @@ class Collection:
         """The record with id ``items``; KeyError when there is none."""
         if not isinstance(items, str):
             raise ArgError("items must be a string id")
+        _args.text(items, "items")
         rows = self.fetch([items])
         if not rows:
             raise KeyError("no item found with requested id")
@@ -212,17 +215,21 @@ class Collection:
         ``filters`` is a JSON filter (dict) or a SQL boolean expression over metadata keys; filtered
         results are complete (fewer than ``limit`` only when fewer records match).
         """
-        if probes is not None:
-            if not isinstance(probes, int):
+        if probes is not None:  # vecs's checks and messages first, then the server's ranges
+            if isinstance(probes, bool) or not isinstance(probes, (int, np.integer)):
                 raise ArgError("probes must be an integer")
             if probes < 1:
                 raise ArgError("probes must be >= 1")
-        if limit > 1000:
+        if isinstance(limit, (int, np.integer)) and not isinstance(limit, bool) and limit > 1000:
             raise ArgError("limit must be <= 1000")
-        try:
-            imeasure = IndexMeasure(measure)
-        except ValueError:
-            raise ArgError("Invalid index measure") from None
+        limit = _args.integer(limit, "limit", 1, 1000)
+        probes = _args.optional_integer(probes, "probes", 1, 32768)
+        ef_search = _args.optional_integer(ef_search, "ef_search", 1, 1000)
+        include_value = _args.flag(include_value, "include_value")
+        include_metadata = _args.flag(include_metadata, "include_metadata")
+        include_vector = _args.flag(include_vector, "include_vector")
+        skip_adapter = _args.flag(skip_adapter, "skip_adapter")
+        imeasure = _args.choice(IndexMeasure, measure, "Invalid index measure")
         filter_json = normalize_filters(filters)
 
         if not self.is_indexed_for_measure(imeasure):
@@ -280,8 +287,8 @@ class Collection:
     def is_indexed_for_measure(self, measure: IndexMeasure) -> bool:
         """True when the collection's vector index serves ``measure``."""
         try:
-            imeasure = IndexMeasure(measure)
-        except ValueError:
+            imeasure = _args.choice(IndexMeasure, measure, "")
+        except ArgError:
             return False
         return self.index is not None and self._index_measure == imeasure.value
 
@@ -297,9 +304,10 @@ class Collection:
         Readers keep using the old index until the new one is built. ArgError for a bad method,
         measure or arguments, or when ``replace`` is False and an index exists.
         """
-        if method not in (IndexMethod.ivfflat, IndexMethod.hnsw, IndexMethod.auto):
-            raise ArgError("invalid index method")
-        if index_arguments:
+        given, method = method, _args.choice(IndexMethod, method, "invalid index method")
+        replace = _args.flag(replace, "replace")
+        arguments = _index_arguments(index_arguments)
+        if arguments:
             # vecs's rules: no build arguments with auto, and none of the other method's
             if method == IndexMethod.auto:
                 raise ArgError("Index build parameters are not allowed when using the IndexMethod.auto index.")
@@ -307,7 +315,7 @@ class Collection:
                 isinstance(index_arguments, IndexArgsIVFFlat) and method != IndexMethod.ivfflat
             ):
                 raise ArgError(
-                    f"{index_arguments.__class__.__name__} build parameters were supplied but {method} index was specified."
+                    f"{index_arguments.__class__.__name__} build parameters were supplied but {given} index was specified."
                 )
         if method == IndexMethod.auto:
             method = IndexMethod.hnsw if self.client._supports_hnsw() else IndexMethod.ivfflat
@@ -315,15 +323,10 @@ class Collection:
             raise UnsupportedFeature(
                 "HNSW Unavailable. Upgrade your pgvector installation to > 0.5.0 to enable HNSW support"
             )
-        try:
-            imeasure = IndexMeasure(measure)
-        except ValueError:
-            raise ArgError("Unknown index measure") from None
-
-        arguments = _index_arguments(index_arguments)
+        imeasure = _args.choice(IndexMeasure, measure, "Unknown index measure")
         rows = self.client._execute(
             "create_index",
-            (self.name, imeasure.value, IndexMethod(method).value, Jsonb(arguments) if arguments else None, replace),
+            (self.name, imeasure.value, method.value, Jsonb(arguments) if arguments else None, replace),
         )
         self._remember_index(rows[0][0], imeasure.value)
         return None
@@ -331,23 +334,17 @@ class Collection:
 
 def _index_arguments(arguments: Any) -> Optional[dict]:
     """IndexArgsHNSW / IndexArgsIVFFlat (or a dict) as the JSON the SQL function takes."""
-    if not arguments:
+    if arguments is None:
         return None
-    if is_dataclass(arguments):
+    if is_dataclass(arguments) and not isinstance(arguments, type):  # IndexArgsHNSW, IndexArgsIVFFlat
         arguments = asdict(arguments)
-    return {key: value for key, value in dict(arguments).items() if value is not None}
-
-
-def _id_list(ids: Iterable[str]) -> List[str]:
-    if isinstance(ids, str):
-        raise ArgError("ids must be a list of strings")
-    ids = list(ids)
-    for id_ in ids:
-        if not isinstance(id_, str):
-            raise ArgError("ids must be a list of strings")
-        if "\x00" in id_:
-            raise ArgError("ids must not contain NUL characters")
-    return ids
+    elif not isinstance(arguments, Mapping):
+        raise ArgError(f"index_arguments must be IndexArgsHNSW, IndexArgsIVFFlat or a dict, got {type(arguments).__name__}")
+    out = {}
+    for key, value in arguments.items():
+        if value is not None:
+            out[_args.text(key, "an index argument name")] = _args.integer(value, f"index argument {key}", 1, _INT4_MAX)
+    return out or None
 
 
 def _as_is(data: bytes) -> bytes:

@@ -126,11 +126,13 @@ def test_query_argument_errors(vx, filled):
             filled.query("text")
 
 
-def test_query_server_side_argument_errors(filled, quiet):
-    with pytest.raises(exc.ArgError, match="k must be between 1 and 1000, got 0"):
+def test_query_argument_ranges(filled, quiet):
+    with pytest.raises(exc.ArgError, match="limit must be between 1 and 1000, got 0"):
         filled.query([1, 2, 3], limit=0)
-    with pytest.raises(exc.ArgError, match="ef_search must be between 1 and 1000"):
+    with pytest.raises(exc.ArgError, match="ef_search must be between 1 and 1000, got 0"):
         filled.query([1, 2, 3], ef_search=0)
+    with pytest.raises(exc.ArgError, match="probes must be between 1 and 32768, got 40000"):
+        filled.query([1, 2, 3], probes=40000)
 
 
 def test_probes_and_ef_search(filled, quiet):

@@ -99,7 +99,7 @@ BUGS = {
         "collection; query/fetch/upsert then fail with raw 42703/42883 instead of VX003"
     ),
 }
-KNOWN_BUGS = set(BUGS) - {"long-id", "upsert-from-shape", "foreign-table-in-schema", "deep-metadata"}  # fixed
+KNOWN_BUGS = set(BUGS) - {"nul-surrogate-name", "surrogate-id", "python-wrong-types", "long-id", "upsert-from-shape", "foreign-table-in-schema", "deep-metadata"}  # fixed
 
 
 def known_bug(name: str) -> pytest.MarkDecorator:
