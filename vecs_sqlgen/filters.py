@@ -24,10 +24,12 @@ import sqlglot
 from sqlglot import exp
 
 from .exc import FilterError
+from .limits import MAX_FILTER_DEPTH, MAX_FILTER_OBJECTS
 
-__all__ = ["validate_filter", "parse_key", "sql_to_filter", "normalize_filters", "MAX_DEPTH"]
+__all__ = ["validate_filter", "parse_key", "sql_to_filter", "normalize_filters", "MAX_DEPTH", "MAX_OBJECTS"]
 
-MAX_DEPTH = 32
+MAX_DEPTH = MAX_FILTER_DEPTH
+MAX_OBJECTS = MAX_FILTER_OBJECTS
 
 _RANGE_OPS = ("$gt", "$gte", "$lt", "$lte")
 _LIST_OPS = ("$in", "$nin")
@@ -44,7 +46,25 @@ def validate_filter(filters: Any) -> dict:
         return {}
     if not isinstance(filters, dict):
         raise FilterError(f"filters must be a JSON object, got {_typeof(filters)}")
+    objects = _objects(filters)
+    if objects > MAX_OBJECTS:
+        raise FilterError(
+            f"filter: holds {objects} JSON objects, more than {MAX_OBJECTS} (use $in for a long list of values)"
+        )
     return _filter(filters, 0)
+
+
+def _objects(filters: dict) -> int:
+    """The number of JSON objects in a filter, counted without recursion (nesting is checked later)."""
+    count, stack = 0, [filters]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            count += 1
+            stack.extend(node.values())
+        elif isinstance(node, (list, tuple)):
+            stack.extend(node)
+    return count
 
 
 def parse_key(key: str) -> list[str]:

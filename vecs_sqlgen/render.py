@@ -19,6 +19,7 @@ import jinja2
 
 from ._version import __version__
 from .errors import SQLSTATE
+from .limits import LIMITS
 
 # Folders in install order; files within a folder in name order. plpgsql bodies are not checked
 # against other functions at CREATE time, so only LANGUAGE sql helpers need to come first (internal/).
@@ -151,6 +152,7 @@ def context(schema: str, caps: Capabilities, version: str) -> dict:
         "functions": {},  # the manifest, for build_info() (filled in by render)
         "err": SQLSTATE,
         "defaults": DEFAULTS,
+        "limits": LIMITS,
         # measure → (distance operator, operator class); l1 only where pgvector has it (0.7+)
         "measures": {
             "cosine_distance": (f"OPERATOR({vs}.<=>)", "vector_cosine_ops"),

@@ -292,7 +292,7 @@ def test_render_has_no_placeholders_left(rendered):
 def test_templates_use_no_user_data():
     """Templates see install-time constants only: the context has no collection, record or filter."""
     ctx = render.context("vecs", Capabilities(), "0.0.0")
-    assert set(ctx) <= {"schema", "S", "V", "vector", "vector_schema", "caps", "version", "err", "defaults",
+    assert set(ctx) <= {"schema", "S", "V", "vector", "vector_schema", "caps", "version", "err", "defaults", "limits",
                         "measures", "digest", "extension", "functions"}
     env = render._environment()
     for template in template_files():

@@ -103,8 +103,11 @@ def test_converts(sql, expected):
 
 
 def test_long_chains_flatten_without_recursion():
-    result = sql_to_filter(" and ".join(f"k{i} = {i}" for i in range(3000)))
-    assert len(result["$and"]) == 3000 and result["$and"][-1] == {"k2999": {"$eq": 2999}}
+    result = sql_to_filter(" and ".join(f"k{i} = {i}" for i in range(999)))
+    assert len(result["$and"]) == 999 and result["$and"][-1] == {"k998": {"$eq": 998}}
+    # a chain too deep for naive recursion still reaches the filter size limit, not a RecursionError
+    with pytest.raises(FilterError, match="^filter: holds 6001 JSON objects, more than 2000"):
+        sql_to_filter(" or ".join(f"k{i} = {i}" for i in range(3000)))
 
 
 REJECTIONS = [

@@ -212,6 +212,28 @@ def test_filter_delete(mconn, dataset, filters, expected):
     assert mconn.execute("select vecs.count(%s)", (dataset,)).fetchone()[0] == len(DATA)
 
 
+def _padded(node):
+    """``node`` with every $in / $nin list grown past 8 values by values no record holds."""
+    if isinstance(node, list):
+        return [_padded(x) for x in node]
+    if not isinstance(node, dict):
+        return node
+    pad = [f"\u0001pad{i}" for i in range(10)] + [-1e300]
+    return {k: (v + pad if k in ("$in", "$nin") and isinstance(v, list) else _padded(v)) for k, v in node.items()}
+
+
+IN_CASES = [(_padded(f), expected) for f, expected in CASES if "$in" in json.dumps(f)]
+
+
+@pytest.mark.parametrize("filters,expected", IN_CASES, ids=[json.dumps(c[0])[:60] for c in IN_CASES])
+def test_long_in_lists_hash_with_the_same_result(mconn, dataset, filters, expected):
+    """More than 8 values compile to hashed equality instead of containment; results do not change."""
+    assert query_ids(mconn, dataset, filters) == sorted(expected)
+    assert delete_ids(mconn, dataset, filters) == sorted(expected)
+    sql = compiled(mconn, filters)[0]
+    assert "= ANY ($2[" in sql and "@> ANY" not in sql, sql
+
+
 def test_cases_are_valid_client_side():
     for filters, _ in CASES:
         assert validate_filter(filters) == filters
@@ -386,10 +408,29 @@ DEPTH_ERRORS = [
 ]
 DEPTH_OK = [nested(32, "$and"), nested(32, "$or"), nested(32, "$not"), nested_key_not(32)]
 
-ERROR_IDS = [json.dumps(f, ensure_ascii=False)[:60] for f, _ in ERRORS] + [f"depth-{i}" for i in range(len(DEPTH_ERRORS))]
+
+def conditions(n: int, op: str = "$or") -> dict:
+    """``op`` over n conditions: 2n + 1 JSON objects."""
+    return {op: [{"a": {"$gt": i}} for i in range(n)]}
 
 
-@pytest.mark.parametrize("filters,message", ERRORS + DEPTH_ERRORS, ids=ERROR_IDS)
+# The size limit (2,000 JSON objects) is checked before anything else, even a bad operator.
+SIZE_ERRORS = [
+    (conditions(1000), "filter: holds 2001 JSON objects, more than 2000 (use $in for a long list of values)"),
+    (conditions(1500, "$and"), "filter: holds 3001 JSON objects, more than 2000 (use $in for a long list of values)"),
+    ({"$bad": 1, "a": {"$contains": [{} for _ in range(2000)]}},
+     "filter: holds 2002 JSON objects, more than 2000 (use $in for a long list of values)"),
+]
+SIZE_OK = [conditions(999), {"a": {"$in": list(range(20000))}}]
+
+ERROR_IDS = (
+    [json.dumps(f, ensure_ascii=False)[:60] for f, _ in ERRORS]
+    + [f"depth-{i}" for i in range(len(DEPTH_ERRORS))]
+    + [f"size-{i}" for i in range(len(SIZE_ERRORS))]
+)
+
+
+@pytest.mark.parametrize("filters,message", ERRORS + DEPTH_ERRORS + SIZE_ERRORS, ids=ERROR_IDS)
 def test_bad_filter_is_vx002_with_documented_message(mconn, dataset, filters, message):
     with raises("VX002", message):
         mconn.execute("select vecs._compile_filter(%s)", (Jsonb(filters),))
@@ -400,7 +441,7 @@ def test_bad_filter_is_vx002_with_documented_message(mconn, dataset, filters, me
     assert mconn.execute("select vecs.count(%s)", (dataset,)).fetchone()[0] == len(DATA)
 
 
-@pytest.mark.parametrize("filters,message", ERRORS + DEPTH_ERRORS, ids=ERROR_IDS)
+@pytest.mark.parametrize("filters,message", ERRORS + DEPTH_ERRORS + SIZE_ERRORS, ids=ERROR_IDS)
 def test_client_and_server_agree(mconn, filters, message):
     """vecs_sqlgen.filters.validate_filter raises FilterError with exactly the server's message."""
     with pytest.raises(FilterError) as client:
@@ -412,6 +453,12 @@ def test_client_and_server_agree(mconn, filters, message):
 
 @pytest.mark.parametrize("filters", DEPTH_OK, ids=["and", "or", "not", "key-not"])
 def test_depth_32_is_fine(mconn, dataset, filters):
+    validate_filter(filters)
+    mconn.execute("select * from vecs.query(%s, '[1,1]', filters => %s)", (dataset, Jsonb(filters))).fetchall()
+
+
+@pytest.mark.parametrize("filters", SIZE_OK, ids=["999-conditions", "in-20000"])
+def test_size_below_the_limit_is_fine(mconn, dataset, filters):
     validate_filter(filters)
     mconn.execute("select * from vecs.query(%s, '[1,1]', filters => %s)", (dataset, Jsonb(filters))).fetchall()
 
@@ -678,7 +725,8 @@ def _valid_operand(key: str, op: str):
     if op in ("$gt", "$gte", "$lt", "$lte"):
         return _pool(key, RANGE_POOL, _range_safe)
     if op in ("$in", "$nin"):
-        return st.lists(_pool(key, SCALAR_POOL, _is_scalar), max_size=3)
+        # up to 8 values compile to containment, more to hashed equality: both forms are drawn
+        return st.lists(_pool(key, SCALAR_POOL, _is_scalar), max_size=12)
     if op == "$contains":
         elements = [x for v in _values_at(key) if isinstance(v, list) for x in v if _is_scalar(x)]
         return st.sampled_from(elements + SCALAR_POOL) if elements else st.sampled_from(SCALAR_POOL)
