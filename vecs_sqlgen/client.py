@@ -54,6 +54,7 @@ def _statements(schema: str, vector_schema: str) -> dict[str, sql.Composed]:
         "staging": "create temp table {staging} (id text, vec {vector}, metadata jsonb) on commit drop",
         "copy": "copy {staging} (id, vec, metadata) from stdin with (format binary)",
         "upsert_from": "select {s}.upsert_from(%b::text, %b::regclass)",
+        "check_upsert": "select dimension, direct_copy from {s}.check_upsert(%b::text)",
         "fetch": "select id, vec, metadata from {s}.fetch(%b::text, %b::text[])",
         "delete": "select * from {s}.delete(%b::text, %b::text[], %b::jsonb)",
         "count": "select {s}.count(%b::text)",

@@ -10,7 +10,7 @@ from itertools import chain, islice
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
-from psycopg import postgres
+from psycopg import errors, postgres, sql
 from psycopg.types.json import Jsonb
 
 from . import _args, _records
@@ -35,6 +35,7 @@ ARRAYS_MAX = 500
 DEFAULT_BATCH_SIZE = 5000
 
 _INT4_MAX = 2**31 - 1
+COPY_INTO = sql.SQL("copy {} (id, vec, metadata) from stdin with (format binary)")
 _TEXT_OID, _JSONB_OID = postgres.types["text"].oid, postgres.types["jsonb"].oid
 
 
@@ -86,6 +87,7 @@ class Collection:
         self._index: Optional[str] = None
         self._index_measure: Optional[str] = None
         self._index_known = False
+        self._copy_sql: Optional[bytes] = None  # COPY into this collection's table
 
         reported = {d for d in (dimension, adapter.exported_dimension if adapter else None) if d is not None}
         if not reported:
@@ -148,23 +150,49 @@ class Collection:
         self.client._execute("upsert", (self.name, ids, vectors, metadatas))
 
     def _upsert_copy(self, rows: Iterable[_records.Row], batch_size: int, progress: Optional[Callable[[int], None]]) -> None:
-        """Stream the rows through one binary COPY into a staging table, then merge them in one call.
+        """Stream the rows with binary COPY, ``batch_size`` at a time, in one transaction.
 
-        The staging table lives in the transaction (ON COMMIT DROP): a failure anywhere, including
-        a bad record found mid-stream, rolls everything back.
+        New records go straight into the table (raw COPY speed; the records were checked here as
+        the server would). A batch holding an id the table (or the batch) already has is rolled
+        back to its savepoint and staged instead, as is everything after it, and the staged rows
+        are merged by ``vecs.upsert_from`` at the end: later records still win. The staging table
+        lives in the transaction (ON COMMIT DROP): a failure anywhere, including a bad record
+        found mid-stream, rolls everything back.
         """
-        client, sent = self.client, 0
+        client, sent, staged = self.client, 0, False
         with client._session() as conn, conn.transaction():
-            conn.execute(client._sql["staging"], prepare=False)
-            with conn.cursor().copy(client._sql["copy"]) as copy:
-                copy.set_types([_TEXT_OID, client.vector_oid, _JSONB_OID])
-                for batch in chunked(rows, batch_size):
-                    for id_, vector, metadata in batch:
-                        copy.write_row((id_, vector, Jsonb(metadata, dumps=_as_is)))
-                    sent += len(batch)
-                    if progress:
-                        progress(sent)
-            conn.execute(client._sql["upsert_from"], (self.name, STAGING_REGCLASS))
+            dimension, direct = conn.execute(client._sql["check_upsert"], (self.name,), binary=True).fetchone()
+            if dimension != self.dimension:
+                raise MismatchedDimension(
+                    f'collection "{self.name}" has {dimension} dimensions now, this Collection object {self.dimension}'
+                )
+            for batch in chunked(rows, batch_size):
+                if direct:
+                    direct = self._copy_new(conn, batch)
+                if not direct:
+                    if not staged:
+                        conn.execute(client._sql["staging"], prepare=False)
+                        staged = True
+                    _copy(conn, client._sql["copy"], batch, client.vector_oid)
+                sent += len(batch)
+                if progress:
+                    progress(sent)
+            if staged:
+                conn.execute(client._sql["upsert_from"], (self.name, STAGING_REGCLASS))
+
+    def _copy_new(self, conn: Any, batch: List[_records.Row]) -> bool:
+        """COPY a batch of new records straight into the table; False (nothing written) when one exists."""
+        batch.sort(key=_first)  # writers inserting the same new ids take them in one order
+        if any(batch[i][0] == batch[i - 1][0] for i in range(1, len(batch))):
+            return False  # a repeated id: the merge decides which record wins
+        if self._copy_sql is None:
+            self._copy_sql = COPY_INTO.format(sql.Identifier(self.client.schema, self.name)).as_bytes(conn)
+        try:
+            with conn.transaction():  # a savepoint
+                _copy(conn, self._copy_sql, batch, self.client.vector_oid)
+        except (errors.UniqueViolation, errors.DeadlockDetected):
+            return False
+        return True
 
     def fetch(self, ids: Iterable[str]) -> List[Record]:
         """The records ``(id, vector, metadata)`` with these ids, in request order; unknown ids are skipped."""
@@ -345,6 +373,18 @@ def _index_arguments(arguments: Any) -> Optional[dict]:
         if value is not None:
             out[_args.text(key, "an index argument name")] = _args.integer(value, f"index argument {key}", 1, _INT4_MAX)
     return out or None
+
+
+def _copy(conn: Any, statement: bytes, batch: List[_records.Row], vector_oid: int) -> None:
+    """One binary COPY of checked rows."""
+    with conn.cursor().copy(statement) as copy:
+        copy.set_types([_TEXT_OID, vector_oid, _JSONB_OID])
+        for id_, vector, metadata in batch:
+            copy.write_row((id_, vector, Jsonb(metadata, dumps=_as_is)))
+
+
+def _first(row: _records.Row) -> str:
+    return row[0]
 
 
 def _as_is(data: bytes) -> bytes:

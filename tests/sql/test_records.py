@@ -506,3 +506,13 @@ def test_concurrent_upserts_in_opposite_order_do_not_deadlock(conn, conn2, colle
     t.join(10)
     assert result["b"] == 2, result
     assert {k: v[1] for k, v in rows(conn, collection).items()} == {"a": {"by": "B"}, "b": {"by": "B"}}
+
+
+def test_check_upsert(conn, collection):
+    """What a client streaming a bulk upsert asks first: the dimension, and whether new records may
+    be copied straight into the table; it writes nothing and fires no trigger."""
+    assert conn.execute("select * from vecs.check_upsert(%s)", (collection,)).fetchone() == (3, True)
+    assert conn.execute("select vecs.count(%s)", (collection,)).fetchone()[0] == 0
+    for missing in ("no such collection", "pg_class", "_internal", "x" * 70):
+        with raises("VX003"):
+            conn.execute("select * from vecs.check_upsert(%s)", (missing,))

@@ -144,3 +144,58 @@ def test_execute_can_be_restricted(roles, conn):
         conn.execute(sql.SQL("revoke execute on function vecs.list_collections() from {}").format(
             sql.Identifier(roles["names"]["app"])))
     assert install.build_info(conn, "vecs") is not None
+
+
+def _grant(c, privileges: str, role: str) -> None:
+    c.execute(sql.SQL("grant {} on {} to {}").format(sql.SQL(privileges), sql.Identifier("vecs", NAME), sql.Identifier(role)))
+
+
+def _bulk(n: int, tag: int) -> list[tuple]:
+    return [(f"n{i}", [1.0, float(i), 0.0], {"tag": tag}) for i in range(n)]
+
+
+def test_bulk_upsert_of_new_records_still_needs_update(roles):
+    """Records the table lacks are copied straight in, but the call keeps upsert's privileges."""
+    with connect(roles["app"]) as c:
+        c.execute("select vecs.create_collection(%s, 3)", (NAME,))
+        _grant(c, "select, insert", roles["names"]["stranger"])
+    with connect(roles["stranger"]) as c:
+        with raises("42501"):
+            c.execute("select * from vecs.check_upsert(%s)", (NAME,))
+    vx = vecs_sqlgen.create_client(roles["stranger"])
+    try:
+        docs = vecs_sqlgen.Collection(NAME, 3, vx)
+        with pytest.raises(exc.PermissionDenied):
+            docs.upsert(_bulk(1200, 1), batch_size=400)
+        assert len(docs) == 0
+        with connect(roles["app"]) as c:
+            _grant(c, "update", roles["names"]["stranger"])
+        docs.upsert(_bulk(1200, 2), batch_size=400)
+        assert len(docs) == 1200 and docs["n1199"][2] == {"tag": 2}
+    finally:
+        vx.disconnect()
+
+
+def test_bulk_upsert_under_row_level_security(roles):
+    """COPY FROM is refused where row-level security applies: check_upsert says so and the client
+    stages the records; the policies then apply to every record."""
+    with connect(roles["app"]) as c:
+        c.execute("select vecs.create_collection(%s, 3)", (NAME,))
+        _grant(c, "select, insert, update", roles["names"]["stranger"])
+        c.execute(sql.SQL("alter table {} enable row level security").format(sql.Identifier("vecs", NAME)))
+        c.execute(sql.SQL("create policy tagged on {} to {} using (metadata ->> 'tag' <> 'secret') "
+                          "with check (metadata ->> 'tag' <> 'secret')").format(
+            sql.Identifier("vecs", NAME), sql.Identifier(roles["names"]["stranger"])))
+        assert c.execute("select * from vecs.check_upsert(%s)", (NAME,)).fetchone() == (3, True)  # the owner
+    with connect(roles["stranger"]) as c:
+        assert c.execute("select * from vecs.check_upsert(%s)", (NAME,)).fetchone() == (3, False)
+    vx = vecs_sqlgen.create_client(roles["stranger"])
+    try:
+        docs = vecs_sqlgen.Collection(NAME, 3, vx)
+        docs.upsert(_bulk(1200, 1), batch_size=400)
+        assert len(docs) == 1200
+        with pytest.raises(exc.PermissionDenied, match="row-level security"):
+            docs.upsert(_bulk(1000, 2) + [("s", [1.0, 1.0, 1.0], {"tag": "secret"})])
+        assert {r[2]["tag"] for r in docs.fetch([f"n{i}" for i in range(1000)])} == {1}
+    finally:
+        vx.disconnect()
