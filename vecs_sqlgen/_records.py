@@ -82,6 +82,10 @@ def _check_id(position: int, id_: Any) -> str:
 
 def as_vector(vec: Any, where: str, error: type[ArgError] = ArgError) -> np.ndarray:
     """``vec`` (list, tuple or numpy array of numbers) as a 1-D float32 array of finite values."""
+    if type(vec) is np.ndarray and vec.dtype == np.float32 and vec.ndim == 1:
+        if not np.isfinite(vec).all():
+            raise error(f"{where}: vector values must be finite single-precision numbers (|x| <= 3.4e38)")
+        return vec  # already what pgvector sends (the common case: no copy, no casting)
     if vec is None:
         raise error(f"{where}: vector must not be None")
     if isinstance(vec, (str, bytes, dict)):

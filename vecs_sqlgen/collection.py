@@ -83,6 +83,8 @@ class Collection:
         self.name = _args.collection_name(name)
         self.dimension = dimension = _args.dimension(dimension)
         self.adapter = adapter or Adapter(steps=[NoOp(dimension=dimension)])
+        # the default adapter hands a query vector on unchanged: a query can skip it
+        self._default_adapter = self.adapter if adapter is None else None
         # The vector index, looked up once (None included) so that a query stays one round trip.
         self._index: Optional[str] = None
         self._index_measure: Optional[str] = None
@@ -266,7 +268,7 @@ class Collection:
                 stacklevel=2,
             )
 
-        if skip_adapter:
+        if skip_adapter or self.adapter is self._default_adapter:
             adapted = [("", data, {})]
         else:
             adapted = list(self.adapter(records=[("", data, {})], adapter_context=AdapterContext("query")))

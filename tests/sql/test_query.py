@@ -375,6 +375,34 @@ def test_index_path_is_complete(mconn, big, filters, mask_fn, k):
     assert recall >= 0.8, recall
 
 
+def test_estimate_picks_the_path_and_a_wrong_estimate_costs_only_time(mconn, big):
+    """A containment-only filter is not counted when the planner's estimate is at most half the
+    threshold: it is searched exactly, which is complete whatever the real count. Statistics that
+    call g = 4 rare (ANALYZE saw none) send it to exact search; fresh ones send it to the index."""
+    name, X, index = big
+    table = f'vecs."{name}"'
+    q = np.random.default_rng(4).standard_normal(8).astype(np.float32)
+    mask = np.arange(N_BIG) % 10 == 4
+    want_ids, _ = exact_top(X, q, "cosine_distance", 20, mask)
+    mconn.execute(f"update {table} set metadata = metadata || '{{\"g\": 40}}' where (metadata ->> 'g')::int = 4")
+    mconn.execute(f"analyze {table}")
+    mconn.execute(f"update {table} set metadata = metadata || '{{\"g\": 4}}' where (metadata ->> 'g')::int = 40")
+    for stats, path in (("stale", "exact"), ("fresh", "index")):
+        if stats == "fresh":
+            mconn.execute(f"analyze {table}")
+        with mconn.transaction():
+            mconn.execute("set local vecs.exact_search_threshold = 100")  # 200 rows match: over it
+            mconn.execute("set local enable_seqscan = off")  # where the statement may use the
+            mconn.execute("set local enable_bitmapscan = off")  # vector index, it does
+            got = run_query(mconn, name, q, k=20, filters=Jsonb({"g": 4}))
+            assert (index_scans(mconn, index) >= 1) == (path == "index"), stats
+        assert len(got) == 20
+        if path == "exact":
+            assert [r[0] for r in got] == want_ids
+        else:
+            assert len(set(want_ids) & {r[0] for r in got}) >= 16
+
+
 def test_index_path_is_complete_without_iterative_scans(conn, legacy_schema):
     """Rendered for pgvector 0.6.2 (no iterative scans, as on the PostgreSQL 16 target): an HNSW scan
     with a filter returns at most ef_search candidates before filtering, so only the exact fallback
