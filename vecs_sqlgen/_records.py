@@ -83,9 +83,10 @@ def _check_id(position: int, id_: Any) -> str:
 def as_vector(vec: Any, where: str, error: type[ArgError] = ArgError) -> np.ndarray:
     """``vec`` (list, tuple or numpy array of numbers) as a 1-D float32 array of finite values."""
     if type(vec) is np.ndarray and vec.dtype == np.float32 and vec.ndim == 1:
+        # already what pgvector sends (the common case: no copy, no casting)
         if not np.isfinite(vec).all():
             raise error(f"{where}: vector values must be finite single-precision numbers (|x| <= 3.4e38)")
-        return vec  # already what pgvector sends (the common case: no copy, no casting)
+        return vec
     if vec is None:
         raise error(f"{where}: vector must not be None")
     if isinstance(vec, (str, bytes, dict)):
@@ -105,10 +106,15 @@ def as_vector(vec: Any, where: str, error: type[ArgError] = ArgError) -> np.ndar
 def _metadata_json(metadata: Any, where: str) -> bytes:
     if metadata is None:
         return b"{}"
-    if not isinstance(metadata, Mapping):
-        raise InvalidRecord(f"{where}: metadata must be a JSON object, got {_json_type(metadata)}")
+    if not isinstance(metadata, dict):
+        if isinstance(metadata, Mapping):
+            metadata = dict(metadata)
+        elif _falsy(metadata):
+            return b"{}"  # vecs's adapters take any falsy metadata for {}
+        else:
+            raise InvalidRecord(f"{where}: metadata must be a JSON object, got {_json_type(metadata)}")
     try:
-        text = json.dumps(dict(metadata), ensure_ascii=False, allow_nan=False, default=_json_default)
+        text = _ENCODER.encode(metadata)
     except (TypeError, ValueError) as e:
         raise InvalidRecord(f"{where}: metadata is not JSON: {e}") from None
     except RecursionError:
@@ -119,6 +125,13 @@ def _metadata_json(metadata: Any, where: str) -> bytes:
         return text.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidRecord(f"{where}: metadata strings must be valid Unicode (lone surrogate)") from None
+
+
+def _falsy(value: Any) -> bool:
+    try:
+        return not value
+    except Exception:  # e.g. a numpy array: its truth is ambiguous
+        return False
 
 
 def _json_default(value: Any) -> Any:
@@ -146,3 +159,7 @@ def _json_type(value: Any) -> str:
 def _shown(id_: str) -> str:
     """An id as messages show it (the server's rule): whole when short, else its first 60 characters."""
     return id_ if len(id_) <= 64 else id_[:60] + "..."
+
+
+# One encoder for every record (json.dumps with options builds one per call).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, default=_json_default)

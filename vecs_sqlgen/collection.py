@@ -132,8 +132,11 @@ class Collection:
         """
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ArgError("batch_size must be a positive integer")
-        records = _records.shaped(_args.records(records))
-        pipeline = records if _args.flag(skip_adapter, "skip_adapter") else self.adapter(records, AdapterContext("upsert"))
+        records = _args.records(records)
+        if _args.flag(skip_adapter, "skip_adapter") or self.adapter is self._default_adapter:
+            pipeline = records  # the default adapter only defaults metadata, as the record checks do
+        else:
+            pipeline = self.adapter(_records.shaped(records), AdapterContext("upsert"))
         rows = _records.checked(pipeline, self.dimension, self.name)
         head = list(islice(rows, ARRAYS_MAX + 1))
         if len(head) > ARRAYS_MAX:
