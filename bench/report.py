@@ -161,6 +161,8 @@ def markdown(r: dict, quick: bool = False) -> str:
         _table(["#", "measure", "vecs-sqlgen", "goal", "vecs 0.4.5", ""],
                [[t["no"], t["what"], t["value"], t["goal"], t["vecs"], "PASS" if t["ok"] else "**MISS**"] for t in ts]),
         "",
+        "How the fast paths work, and why the misses miss: [docs/performance.md](../docs/performance.md).",
+        "",
         _ingest_section(r),
         _index_section(r),
         _query_section(r),
