@@ -150,12 +150,37 @@ def test_column_privileges_are_respected(dsn, conn, docs, role):
             sql.SQL("select count(*) from {}").format(_ident("vecs", docs))).fetchone()[0] == 3
 
 
+def test_column_grants_enough_for_an_upsert_are_enough_for_a_bulk_one(dsn, conn, docs, role):
+    """check_upsert asks for exactly what INSERT … ON CONFLICT (id) DO UPDATE SET vec, metadata needs
+    (SELECT on the updated columns included): column grants that let vecs.upsert through let a bulk
+    upsert through; one fewer stops both."""
+    writer = role()
+    table = _ident("vecs", docs)
+    conn.execute(sql.SQL("grant select (id, vec, metadata), insert (id, vec, metadata), update (vec, metadata) on {} to {}").format(
+        table, _ident(writer)))
+    with as_role(dsn, writer) as c:
+        assert c.execute("select vecs.upsert(%s, '[[\"new\", [1,1,1]]]')", (docs,)).fetchone()[0] == 1
+        assert c.execute("select * from vecs.check_upsert(%s)", (docs,)).fetchone() == (3, True)
+    with vecs.create_client(psycopg.conninfo.make_conninfo(dsn, options=f"-c role={writer}")) as vx:
+        vecs.Collection(docs, 3, vx).upsert([(f"bulk{i}", [1, 2, 3], {}) for i in range(600)])
+    assert conn.execute(sql.SQL("select count(*) from {} where id like 'bulk%%'").format(table)).fetchone()[0] == 600
+    for revoke in ("update (metadata)", "select (vec)", "insert (metadata)"):
+        conn.execute(sql.SQL("revoke {} on {} from {}").format(sql.SQL(revoke), table, _ident(writer)))
+        with as_role(dsn, writer) as c:
+            assert _code(c, "select vecs.upsert(%s, '[[\"new2\", [1,1,1]]]')", (docs,)) == "42501", revoke
+            assert _code(c, "select * from vecs.check_upsert(%s)", (docs,)) == "42501", revoke
+        conn.execute(sql.SQL("grant {} on {} to {}").format(sql.SQL(revoke), table, _ident(writer)))
+
+
 @pytest.mark.parametrize(
     "privileges, stmt, code",
     [
         ("insert", "select vecs.upsert(%s, '[[\"new\", [1,1,1]]]')", "42501"),  # ON CONFLICT DO UPDATE needs UPDATE
         ("insert, update", "select vecs.upsert(%s, '[[\"new\", [1,1,1]]]')", "42501"),  # and SELECT (it reads the row)
         ("select, insert", "select vecs.upsert(%s, array['a', 'new'], array['[1,1,1]','[2,2,2]']::vector[])", "42501"),
+        ("insert", "select * from vecs.check_upsert(%s)", "42501"),  # what a bulk upsert asks first
+        ("insert, update", "select * from vecs.check_upsert(%s)", "42501"),
+        ("select, insert", "select * from vecs.check_upsert(%s)", "42501"),
         ("delete", "select * from vecs.delete(%s, ids => array['a'])", "42501"),  # RETURNING id needs SELECT
         ("select, insert, update", "select * from vecs.delete(%s, ids => array['a'])", "42501"),
         ("select, insert, update, delete", "select vecs.create_index(%s)", "42501"),  # owner only
@@ -183,6 +208,7 @@ def test_granted_privileges_are_enough(dsn, conn, docs, role):
     _grant(conn, "select, insert, update, delete", docs, actor)
     with as_role(dsn, actor) as c:
         assert c.execute("select vecs.upsert(%s, '[[\"new\", [1,1,1]]]')", (docs,)).fetchone()[0] == 1
+        assert c.execute("select * from vecs.check_upsert(%s)", (docs,)).fetchone() == (3, True)
         assert c.execute("select * from vecs.delete(%s, ids => array['new'])", (docs,)).fetchall() == [("new",)]
     conn.execute(sql.SQL("alter table {} owner to {}").format(_ident("vecs", docs), _ident(actor)))
     conn.execute(sql.SQL("grant create on schema vecs to {}").format(_ident(actor)))  # an index lives in the schema
@@ -250,6 +276,7 @@ READS = [
     ("upsert json", "select vecs.upsert(%s, '[[\"p\", [9,9,9], {\"pwned\": true}]]')"),
     ("upsert arrays", "select vecs.upsert(%s, array['p'], array['[9,9,9]']::vector[])"),
     ("create_index", "select vecs.create_index(%s)"),
+    ("check_upsert", "select * from vecs.check_upsert(%s)"),
 ]
 
 
@@ -288,7 +315,8 @@ def test_a_collection_argument_only_names_a_collection_in_vecs(dsn, conn, docs, 
             ghost = vecs.Collection(name, 3, vx)
             for call in (lambda: len(ghost), lambda: ghost.fetch(["a", "p"]), lambda: ghost.query([1, 2, 3]),
                          lambda: ghost.delete(ids=["a", "p"]), lambda: ghost.delete(filters={"secret": 1}),
-                         lambda: ghost.upsert([("p", [9, 9, 9], {})]), lambda: ghost.create_index()):
+                         lambda: ghost.upsert([("p", [9, 9, 9], {})]), lambda: ghost.create_index(),
+                         lambda: ghost.upsert([(f"p{i}", [9, 9, 9], {}) for i in range(600)])):  # the COPY path
                 with pytest.raises(exc.CollectionNotFound):
                     call()
             vx.delete_collection(name)
