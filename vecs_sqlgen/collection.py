@@ -79,9 +79,18 @@ class Collection:
 
     def __init__(self, name: str, dimension: int, client: Client, adapter: Optional[Adapter] = None):
         """Bind to collection ``name`` (nothing is created); ``dimension`` or the adapter gives the dimension."""
+        name, dimension = _args.collection_name(name), _args.dimension(dimension)
+        reported = {d for d in (dimension, adapter.exported_dimension if adapter else None) if d is not None}
+        if not reported:
+            raise ArgError("One of dimension or adapter must provide a dimension")
+        if len(reported) > 1:
+            raise MismatchedDimension("Dimensions reported by adapter, dimension, and collection do not match")
+        self._bind(client, name, reported.pop(), adapter)
+
+    def _bind(self, client: Client, name: str, dimension: int, adapter: Optional[Adapter]) -> None:
         self.client = client
-        self.name = _args.collection_name(name)
-        self.dimension = dimension = _args.dimension(dimension)
+        self.name = name
+        self.dimension = dimension
         self.adapter = adapter or Adapter(steps=[NoOp(dimension=dimension)])
         # the default adapter hands a query vector on unchanged: a query can skip it
         self._default_adapter = self.adapter if adapter is None else None
@@ -91,18 +100,15 @@ class Collection:
         self._index_known = False
         self._copy_sql: Optional[bytes] = None  # COPY into this collection's table
 
-        reported = {d for d in (dimension, adapter.exported_dimension if adapter else None) if d is not None}
-        if not reported:
-            raise ArgError("One of dimension or adapter must provide a dimension")
-        if len(reported) > 1:
-            raise MismatchedDimension("Dimensions reported by adapter, dimension, and collection do not match")
-        (self.dimension,) = reported
-
     @classmethod
     def _from_row(cls, client: Client, row: tuple) -> Collection:
-        """A collection from a ``list_collections()`` row (name, dimension, index name, index measure)."""
+        """A collection from a ``list_collections()`` row (name, dimension, index name, index measure).
+
+        What the server reports is taken as it is: a table whose vector column has no dimension
+        (-1) is listed, not refused as an argument would be."""
         name, dimension, index_name, index_measure = row
-        collection = cls(name, dimension, client)
+        collection = cls.__new__(cls)
+        collection._bind(client, name, dimension, None)
         collection._remember_index(index_name, index_measure)
         return collection
 

@@ -229,3 +229,16 @@ def test_one_client_from_many_threads(vx, docs):
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_list_collections_lists_a_table_without_a_vector_dimension(vx, conn):
+    """A table in the schema whose vector column has no dimension is listed as the server reports it
+    (dimension -1), and does not stop the listing."""
+    conn.execute('create table vecs."no dimension" (id text primary key, vec vector, metadata jsonb)')
+    try:
+        listed = {c.name: c.dimension for c in vx.list_collections()}
+        assert listed["no dimension"] == -1
+        with pytest.deprecated_call():
+            assert vx.get_collection("no dimension").dimension == -1
+    finally:
+        conn.execute('drop table vecs."no dimension"')
