@@ -14,9 +14,9 @@ from typing import Any, Optional, TypeVar
 import numpy as np
 
 from .exc import ArgError
+from .limits import MAX_DIMENSION
 
 E = TypeVar("E", bound=Enum)
-MAX_DIMENSION = 16000  # pgvector's limit for the vector type
 
 
 def text(value: Any, what: str) -> str:

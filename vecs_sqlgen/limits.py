@@ -4,6 +4,9 @@ so that both sides refuse the same inputs with the same messages."""
 # An id's UTF-8 bytes: a primary-key entry must fit a btree page (2,704 bytes at most).
 MAX_ID_BYTES = 2048
 
+# A collection's dimension: pgvector's limit for the vector type.
+MAX_DIMENSION = 16000
+
 # Nesting of $and / $or / $not in a filter.
 MAX_FILTER_DEPTH = 32
 
@@ -16,6 +19,7 @@ MAX_FILTER_OBJECTS = 2000
 IN_CONTAINMENT_VALUES = 8
 
 LIMITS = {
+    "dimension": MAX_DIMENSION,
     "id_bytes": MAX_ID_BYTES,
     "filter_depth": MAX_FILTER_DEPTH,
     "filter_objects": MAX_FILTER_OBJECTS,
