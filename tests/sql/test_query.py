@@ -406,6 +406,29 @@ def test_estimate_picks_the_path_and_a_wrong_estimate_costs_only_time(mconn, big
     mconn.execute(f"alter table {table} reset (autovacuum_enabled)")
 
 
+def test_a_small_table_is_searched_exactly_without_counting(mconn, big):
+    """A table the planner estimates at no more than half the threshold has few matches whatever the
+    filter: one scan of the table (the exact search), no count first; a larger one is counted."""
+    name, X, _ = big
+    table = f'vecs."{name}"'
+    q = np.random.default_rng(5).standard_normal(8).astype(np.float32)
+    mask = np.arange(N_BIG) % 10 < 3
+    want_ids, _ = exact_top(X, q, "cosine_distance", 10, mask)
+    mconn.execute(f"analyze {table}")
+
+    def scans() -> int:
+        return mconn.execute("select seq_scan + coalesce(idx_scan, 0) from pg_stat_xact_user_tables where relid = %s::regclass",
+                             (table,)).fetchone()[0]
+
+    for threshold, expected_scans in ((4000, 1), (3999, 2)):  # 2,000 rows: at most half of 4,000
+        with mconn.transaction():
+            mconn.execute(f"set local vecs.exact_search_threshold = {threshold}")
+            before = scans()
+            got = run_query(mconn, name, q, k=10, filters=Jsonb({"g": {"$lt": 3}}))
+            assert scans() - before == expected_scans, threshold
+        assert [r[0] for r in got] == want_ids
+
+
 def test_index_path_is_complete_without_iterative_scans(conn, legacy_schema):
     """Rendered for pgvector 0.6.2 (no iterative scans, as on the PostgreSQL 16 target): an HNSW scan
     with a filter returns at most ef_search candidates before filtering, so only the exact fallback
