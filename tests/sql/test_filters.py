@@ -787,3 +787,40 @@ def test_like_pattern_ending_in_backslash_is_rows_or_vx002(mconn, dataset, op):
             assert e.sqlstate == "VX002", f"{e.sqlstate}: {e.diag.message_primary}"
             assert '"s"' in e.diag.message_primary and op in e.diag.message_primary
     assert mconn.execute("select vecs.count(%s)", (dataset,)).fetchone()[0] == len(DATA)
+
+
+SHORTCUT = [
+    {"k": "v"}, {"k": 1}, {"k": 1.5}, {"k": True}, {"k": None}, {"k": {"$eq": "v"}}, {"k": {"$eq": None}},
+    {"ключ 'x'": "v'); drop table x; --"}, {"k": ""},
+    # not the shortcut: the general compiler's result either way
+    {"a.b": 1}, {"a\\.b": 1}, {"k": [1]}, {"k": {"$gt": 1}}, {"k": {"$eq": [1]}}, {"k": {"$eq": 1, "$ne": 2}},
+    {"k": {"$ne": 1}}, {"a": 1, "b": 2}, {"$and": [{"a": 1}]},
+]
+
+
+@pytest.mark.parametrize("n", range(len(SHORTCUT)), ids=[json.dumps(f, ensure_ascii=False) for f in SHORTCUT])
+def test_single_key_shortcut_compiles_as_the_general_compiler(mconn, n):
+    """_compile_filter's shortcut for {"key": scalar} gives exactly what _filter_clauses gives; the
+    first nine filters take it (the general compiler is not called), the others do not."""
+    filters = Jsonb(SHORTCUT[n])
+
+    def general_calls() -> int:
+        return mconn.execute("select coalesce(sum(calls), 0) from pg_stat_xact_user_functions "
+                             "where schemaname = 'vecs' and funcname = '_filter_clauses'").fetchone()[0]
+
+    with mconn.transaction():
+        mconn.execute("set local track_functions = 'pl'")
+        before = general_calls()
+        fast = mconn.execute("select * from vecs._compile_filter(%s)", (filters,)).fetchone()
+        assert (general_calls() == before) == (n < 9)
+    general = mconn.execute("select * from vecs._filter_clauses(%s, 0, '{}', '{}')", (filters,)).fetchone()
+    assert fast == general
+
+
+@pytest.mark.parametrize("filters, message", [({"": 1}, 'filter on "": invalid key (empty path segment)'),
+                                               ({"$k": 1}, 'filter: unknown operator "$k"'),
+                                               ({"a.": 1}, 'filter on "a.": invalid key (empty path segment)'),
+                                               ({"a\\": 1}, 'filter on "a\\": invalid key (trailing backslash)')])
+def test_single_key_shortcut_leaves_errors_to_the_compiler(mconn, filters, message):
+    with raises("VX002", message):
+        mconn.execute("select * from vecs._compile_filter(%s)", (Jsonb(filters),))
