@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+import vecs_sqlgen
 from vecs_sqlgen import exc
 
 
@@ -113,8 +114,6 @@ def test_a_stale_collection_object_is_refused(vx, docs):
 def test_concurrent_bulk_upserts_of_the_same_new_ids(vx, docs, dsn):
     """Two clients loading the same new ids at once: both succeed (one waits, meets the other's
     rows and merges); every id ends with one of the two writes, whole."""
-    import vecs_sqlgen
-
     ids = [f"r{i:04}" for i in range(3000)]
     errors: list[BaseException] = []
 
@@ -138,3 +137,17 @@ def test_concurrent_bulk_upserts_of_the_same_new_ids(vx, docs, dsn):
     assert all(r[2]["tag"] in ("a", "b") and r[2]["n"] == int(r[0][1:]) for r in rows)
     with psycopg.connect(dsn) as c:
         assert c.execute(sql.SQL("select count(distinct id) from {}").format(sql.Identifier("vecs", docs.name))).fetchone()[0] == 3000
+
+
+def test_a_table_without_a_unique_id_is_never_copied_into(vx, conn):
+    """Without a unique index on id a duplicate would not fail: check_upsert says no direct COPY, and
+    the merge reports what an upsert into such a table reports (no ON CONFLICT target)."""
+    conn.execute('create table vecs."no key" (id text, vec vector(3), metadata jsonb)')
+    try:
+        assert conn.execute("select * from vecs.check_upsert('no key')").fetchone() == (3, False)
+        coll = vecs_sqlgen.Collection("no key", 3, vx)
+        with pytest.raises(exc.VecsException, match="no unique or exclusion constraint"):
+            coll.upsert(_records([f"r{i}" for i in range(600)], "a"))
+        assert conn.execute('select count(*) from vecs."no key"').fetchone()[0] == 0
+    finally:
+        conn.execute('drop table vecs."no key"')
