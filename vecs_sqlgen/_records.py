@@ -16,9 +16,6 @@ import numpy as np
 from .exc import ArgError, InvalidRecord, MismatchedDimension
 from .limits import MAX_ID_BYTES
 
-# The largest finite float32: pgvector stores single precision, and larger values overflow to inf.
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
-
 # jsonb rejects \u0000; json.dumps writes a NUL (in a key or a value) as that escape. An escaped
 # backslash followed by the text "u0000" is an even run of backslashes and does not count.
 _NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
@@ -38,12 +35,10 @@ def shaped(records: Iterable[Any]) -> Iterator[Any]:
     for position, record in enumerate(records, 1):
         _check_shape(position, record)
         metadata = record[2]
-        if not isinstance(metadata, Mapping):
-            try:
-                bool(metadata)  # adapters take falsy metadata for {}, as vecs's do
-            except Exception:  # e.g. a numpy array: its truth is ambiguous
-                where = _check_id(position, record[0])  # a bad id is reported first, as check_record would
-                raise InvalidRecord(f"{where}: metadata must be a JSON object, got {_json_type(metadata)}") from None
+        # adapters take falsy metadata for {} (as vecs's do), which needs a truth value
+        if not isinstance(metadata, Mapping) and _truth(metadata) is None:
+            where = _check_id(position, record[0])  # a bad id is reported first, as check_record would
+            raise InvalidRecord(f"{where}: metadata must be a JSON object, got {_json_type(metadata)}")
         yield record
 
 
@@ -109,7 +104,7 @@ def _metadata_json(metadata: Any, where: str) -> bytes:
     if not isinstance(metadata, dict):
         if isinstance(metadata, Mapping):
             metadata = dict(metadata)
-        elif _falsy(metadata):
+        elif _truth(metadata) is False:
             return b"{}"  # vecs's adapters take any falsy metadata for {}
         else:
             raise InvalidRecord(f"{where}: metadata must be a JSON object, got {_json_type(metadata)}")
@@ -127,11 +122,12 @@ def _metadata_json(metadata: Any, where: str) -> bytes:
         raise InvalidRecord(f"{where}: metadata strings must be valid Unicode (lone surrogate)") from None
 
 
-def _falsy(value: Any) -> bool:
+def _truth(value: Any) -> bool | None:
+    """bool(value), or None when it has none (a numpy array's truth is ambiguous)."""
     try:
-        return not value
-    except Exception:  # e.g. a numpy array: its truth is ambiguous
-        return False
+        return bool(value)
+    except Exception:
+        return None
 
 
 def _json_default(value: Any) -> Any:

@@ -19,6 +19,7 @@ from .adapter.base import chunked
 from .client import STAGING_REGCLASS
 from .exc import ArgError, MismatchedDimension, UnsupportedFeature
 from .filters import normalize_filters
+from .limits import INT4_MAX
 
 if TYPE_CHECKING:
     from .client import Client
@@ -34,7 +35,6 @@ ARRAYS_MAX = 500
 # Records read, checked and streamed per batch (progress is reported after each).
 DEFAULT_BATCH_SIZE = 5000
 
-_INT4_MAX = 2**31 - 1
 COPY_INTO = sql.SQL("copy {} (id, vec, metadata) from stdin with (format binary)")
 _TEXT_OID, _JSONB_OID = postgres.types["text"].oid, postgres.types["jsonb"].oid
 
@@ -382,7 +382,7 @@ def _index_arguments(arguments: Any) -> Optional[dict]:
     out = {}
     for key, value in arguments.items():
         if value is not None:
-            out[_args.text(key, "an index argument name")] = _args.integer(value, f"index argument {key}", 1, _INT4_MAX)
+            out[_args.text(key, "an index argument name")] = _args.integer(value, f"index argument {key}", 1, INT4_MAX)
     return out or None
 
 

@@ -4,6 +4,9 @@ so that both sides refuse the same inputs with the same messages."""
 # An id's UTF-8 bytes: a primary-key entry must fit a btree page (2,704 bytes at most).
 MAX_ID_BYTES = 2048
 
+# The largest int4, for integer arguments the server takes as integer.
+INT4_MAX = 2**31 - 1
+
 # A collection's dimension: pgvector's limit for the vector type.
 MAX_DIMENSION = 16000
 
