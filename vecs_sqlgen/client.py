@@ -63,6 +63,7 @@ def _statements(schema: str, vector_schema: str) -> dict[str, sql.Composed]:
             "%b::text, %b::{vector}, %b::int4, %b::jsonb, %b::text, %b::bool, %b::bool, %b::bool, %b::int4, %b::int4)"
         ),
         "create_index": "select {s}.create_index(%b::text, %b::text, %b::text, %b::jsonb, %b::bool)",
+        "indexes": "select index_name, kind from {s}.list_indexes(%b::text)",
     }
     return {name: sql.SQL(text).format(s=s, vector=vector, staging=staging) for name, text in texts.items()}
 

@@ -340,7 +340,9 @@ class Collection:
     ) -> None:
         """Build the collection's vector index (replacing an existing one unless ``replace`` is False).
 
-        Readers keep using the old index until the new one is built. ArgError for a bad method,
+        Readers are never blocked: they use the old index while the new one is built (writers wait),
+        and the old one is then dropped, concurrently when a transaction is still using it (this call
+        then returns once those transactions have ended). ArgError for a bad method,
         measure or arguments, or when ``replace`` is False and an index exists.
         """
         given, method = method, _args.choice(IndexMethod, method, "invalid index method")
@@ -367,7 +369,16 @@ class Collection:
             "create_index",
             (self.name, imeasure.value, method.value, Jsonb(arguments) if arguments else None, replace),
         )
-        self._remember_index(rows[0][0], imeasure.value)
+        name = rows[0][0]
+        self._remember_index(name, imeasure.value)
+        # The SQL function keeps the index it replaced when an open transaction is using the table
+        # (dropping it there would queue every new query); outside a transaction block it can be
+        # dropped concurrently, which waits for those transactions without blocking anyone.
+        for old, kind in self.client._execute("indexes", (self.name,)):
+            if kind == "vector" and old != name:
+                with self.client._session() as conn:
+                    conn.execute(sql.SQL("drop index concurrently if exists {}").format(
+                        sql.Identifier(self.client.schema, old)), prepare=False)
         return None
 
 

@@ -36,6 +36,22 @@ DEFAULTS = {
     "max_sort_memory": "256MB",  # work_mem cap for sorting an upsert batch by id
 }
 
+# Settings every function pins (its SET clause), so that a caller's session or role settings cannot
+# change what the SQL means: name resolution, how string literals in the bodies are read, whether a
+# GIN scan may return a random subset, and plpgsql's optional compile/run-time checks.
+PINNED_SETTINGS = {
+    "search_path": "pg_catalog, pg_temp",
+    "standard_conforming_strings": "on",
+    "gin_fuzzy_search_limit": "0",
+    "plpgsql.extra_errors": "'none'",
+}
+
+# The only SECURITY DEFINER functions: the two that create objects in the schema (a table, an
+# index) for roles that may not, so that no role but the installer needs CREATE on it. EXECUTE on
+# _create_table is not PUBLIC's: granting it is what lets a role create collections.
+DEFINER_FUNCTIONS = ("_build_index", "_create_table")
+RESTRICTED_FUNCTIONS = ("_create_table",)
+
 _SIMPLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
@@ -152,6 +168,7 @@ def context(schema: str, caps: Capabilities, version: str) -> dict:
         "functions": {},  # the manifest, for build_info() (filled in by render)
         "err": SQLSTATE,
         "defaults": DEFAULTS,
+        "pinned_settings": PINNED_SETTINGS,
         "limits": LIMITS,
         # measure → (distance operator, operator class); l1 only where pgvector has it (0.7+)
         "measures": {

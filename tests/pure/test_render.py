@@ -99,12 +99,18 @@ def test_security_invoker_and_pinned_search_path(rendered, name):
     assert stmts
     for stmt in stmts:
         head = header(stmt)
-        assert re.search(r"\bSECURITY INVOKER\b", head), head
-        assert "SET search_path = pg_catalog, pg_temp" in head, head
+        kind = "DEFINER" if name in render.DEFINER_FUNCTIONS else "INVOKER"
+        assert re.search(rf"\bSECURITY {kind}\b", head), head
+        for setting, value in render.PINNED_SETTINGS.items():
+            assert f"SET {setting} = {value}" in head, head
 
 
-def test_no_security_definer_anywhere(rendered):
-    assert "SECURITY DEFINER" not in rendered.sql.upper()
+def test_security_definer_only_where_declared(rendered):
+    definers = {CREATE.match(s).group("name") for s in statements(rendered.sql) if "SECURITY DEFINER" in header(s).upper()}
+    assert definers == set(render.DEFINER_FUNCTIONS)
+    assert len(re.findall(r"^VOLATILE SECURITY DEFINER$", rendered.sql, re.M)) == len(render.DEFINER_FUNCTIONS)
+    for name in render.RESTRICTED_FUNCTIONS:
+        assert re.search(rf'REVOKE ALL ON FUNCTION "vecs"\.{name}\([^)]*\) FROM PUBLIC;', rendered.sql), name
 
 
 # ----------------------------------------------------------------------------- one function per template
@@ -261,7 +267,7 @@ def test_vector_schema_qualifies_types_and_operators():
         pytest.fail(f"unqualified vector: …{code_only(sql)[max(0, m.start() - 40): m.end() + 20]}…")
     assert '"public"' not in text
     # operator classes are qualified too, when indexes are created
-    assert "'extensions', v_opclass" in sql
+    assert "'extensions', p_opclass" in sql
 
 
 def test_default_vector_schema_is_public():
@@ -293,7 +299,7 @@ def test_templates_use_no_user_data():
     """Templates see install-time constants only: the context has no collection, record or filter."""
     ctx = render.context("vecs", Capabilities(), "0.0.0")
     assert set(ctx) <= {"schema", "S", "V", "vector", "vector_schema", "caps", "version", "err", "defaults", "limits",
-                        "measures", "digest", "extension", "functions"}
+                        "measures", "digest", "extension", "functions", "pinned_settings"}
     env = render._environment()
     for template in template_files():
         source = env.loader.get_source(env, template)[0]

@@ -45,16 +45,26 @@ def test_function_has_comment(conn, name):
 
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_function_is_security_invoker(conn, name):
+    """Every function runs as its caller, except the two DDL helpers (render.DEFINER_FUNCTIONS)."""
     for _, signature, _, secdef, _ in [p for p in procs(conn) if p[0] == name]:
-        assert secdef is False, f"{signature} is SECURITY DEFINER"
+        assert secdef is (name in render.DEFINER_FUNCTIONS), f"{signature}: prosecdef {secdef}"
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
-def test_function_has_pinned_search_path(conn, name):
+def test_function_has_pinned_settings(conn, name):
     rows = [p for p in procs(conn) if p[0] == name]
     assert rows
+    expected = [f"{k}={v.strip(chr(39))}" for k, v in render.PINNED_SETTINGS.items()]
     for _, signature, _, _, config in rows:
-        assert "search_path=pg_catalog, pg_temp" in config, f"{signature}: proconfig {config}"
+        assert sorted(config) == sorted(expected), f"{signature}: proconfig {config}"
+
+
+def test_only_granted_roles_may_create_collections(conn):
+    """EXECUTE on the table-creating definer is not PUBLIC's; every other function's is."""
+    rows = conn.execute(
+        "select p.proname::text, has_function_privilege('public', p.oid, 'execute') from pg_proc p"
+        " where p.pronamespace = 'vecs'::regnamespace").fetchall()
+    assert {name for name, public in rows if not public} == set(render.RESTRICTED_FUNCTIONS)
 
 
 def test_df_plus_shows_every_function_with_its_description(dsn, conn):
@@ -77,7 +87,7 @@ def test_df_plus_shows_every_function_with_its_description(dsn, conn):
     for name, entries in shown.items():
         for schema, security, description in entries:
             assert schema == "vecs"
-            assert security == "invoker", name
+            assert security == ("definer" if name in render.DEFINER_FUNCTIONS else "invoker"), name
             assert description.strip() and description in comments[name], (name, description)
 
 

@@ -3,6 +3,8 @@ of README "Roles and grants" (issue 5). Runs on the session's install, whichever
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psycopg
 import pytest
 from psycopg import sql
@@ -13,21 +15,37 @@ from vecs_sqlgen import exc, install
 from .helpers import raises
 from .packaging import as_role, scratch  # noqa: F401 - fixtures
 
+ROOT = Path(__file__).resolve().parents[2]
+
 pytestmark = pytest.mark.filterwarnings("ignore:Query does not have a covering index")
 
 NAME = 'roles "docs" x'
 
 
+def readme_grants() -> list[str]:
+    """The statements of README "Roles and grants" that the installer runs (its first SQL block)."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Roles and grants"):]
+    block = section[section.index("```sql") + 6: section.index("```", section.index("```sql") + 6)]
+    code = "\n".join(line.split("--")[0] for line in block.splitlines())
+    return [s.strip() for s in code.split(";") if s.strip()]
+
+
 @pytest.fixture
 def roles(dsn, conn, scratch):
-    """app: USAGE and CREATE on schema vecs; reader and stranger: USAGE only. EXECUTE on the functions
-    is PUBLIC's by default. The schema belongs to someone else (the installer)."""
+    """app (app_writer): the README's grants — USAGE on schema vecs and EXECUTE on _create_table;
+    reader (app_reader) and stranger: USAGE only. The schema belongs to someone else (the installer)."""
     made = {kind: scratch.role(f"vecs_{kind}") for kind in ("app", "reader", "stranger", "outsider")}
-    conn.execute(sql.SQL("grant usage, create on schema vecs to {}").format(sql.Identifier(made["app"])))
-    conn.execute(sql.SQL("grant usage on schema vecs to {}, {}").format(sql.Identifier(made["reader"]),
-                                                                      sql.Identifier(made["stranger"])))
+    statements = readme_grants()
+    assert any("_create_table" in s for s in statements) and not any("create on schema" in s.lower() for s in statements)
+    for statement in statements:
+        # the README's role names become this test's roles (quoted: they are identifiers)
+        conn.execute(statement.replace("app_reader", f'"{made["reader"]}"').replace("app_writer", f'"{made["app"]}"'))
+    conn.execute(sql.SQL("grant usage on schema vecs to {}").format(sql.Identifier(made["stranger"])))
     owner = conn.execute("select nspowner::regrole::text from pg_namespace where nspname = 'vecs'").fetchone()[0]
     assert owner not in made.values()
+    for name in made.values():
+        assert not conn.execute("select has_schema_privilege(%s, 'vecs', 'create')", (name,)).fetchone()[0]
     yield {kind: as_role(dsn, name) for kind, name in made.items()} | {"names": made}
     # tables the roles made are dropped with them (drop owned by); their grants on schema vecs too
     for name in made.values():
@@ -87,8 +105,8 @@ def test_select_only_role_reads_but_cannot_write(roles):
         ):
             with raises("42501"):
                 c.execute(statement, (NAME,))
-        with raises("42501", match="permission denied for schema vecs"):
-            c.execute("select vecs.create_collection('mine', 3)")  # no CREATE on the schema
+        with raises("42501", match="permission denied for function _create_table"):
+            c.execute("select vecs.create_collection('mine', 3)")  # no EXECUTE on the creation path
     with connect(roles["app"]) as c:
         assert c.execute("select vecs.count(%s)", (NAME,)).fetchone()[0] == 1
 
