@@ -516,3 +516,106 @@ def test_check_upsert(conn, collection):
     for missing in ("no such collection", "pg_class", "_internal", "x" * 70):
         with raises("VX003"):
             conn.execute("select * from vecs.check_upsert(%s)", (missing,))
+
+
+# ----------------------------------------------------------------------------- delete vs upsert: one lock order
+
+# A row trigger that sleeps on every update and delete (it runs with the row already locked), so that
+# each statement holds its first row lock while the other takes its own: without one lock order the
+# two statements deadlock every time, with it one of them waits and both succeed.
+SLOW_ROWS = """
+create function {fn}() returns trigger language plpgsql as $$
+begin perform pg_sleep(0.4); return coalesce(new, old); end $$;
+create trigger slow before update or delete on {table} for each row execute function {fn}();
+"""
+
+
+@pytest.fixture
+def slow(conn, collection):
+    """b and a match {"n": 1} and lie in that physical order (a scan meets b first); c does not."""
+    upsert_json(conn, collection, [["b", [0, 1, 0], {"n": 1}]])
+    upsert_json(conn, collection, [["a", [1, 0, 0], {"n": 1}]])
+    upsert_json(conn, collection, [["c", [0, 0, 1], {"n": 2}]])
+    fn = f"public.slow_{uuid.uuid4().hex[:8]}"
+    conn.execute(SLOW_ROWS.format(fn=fn, table=table(conn, collection)))
+    yield collection
+    conn.execute(f"drop function {fn}() cascade")
+
+
+def race(first, second, conn, conn2, delay: float = 0.2) -> tuple[object, object]:
+    """Run first(conn2) in a thread and, delay seconds later, second(conn); return what each
+    returned or raised. Deadlocks are detected after 100 ms; no lock is waited for past 10 s."""
+    import threading
+    import time
+
+    for c in (conn, conn2):
+        c.execute("set deadlock_timeout = '100ms'")
+        c.execute("set lock_timeout = '10s'")
+    out: dict[str, object] = {}
+
+    def run(key, f, c):
+        try:
+            out[key] = f(c)
+        except psycopg.Error as e:
+            out[key] = e
+
+    t = threading.Thread(target=run, args=("first", first, conn2))
+    t.start()
+    time.sleep(delay)
+    run("second", second, conn)
+    t.join(20)
+    assert not t.is_alive()
+    for c in (conn, conn2):
+        c.execute("reset deadlock_timeout")
+        c.execute("reset lock_timeout")
+    return out["first"], out["second"]
+
+
+def _delete(collection, **args):
+    named = ", ".join(f"{k} => %({k})s" for k in args)
+    return lambda c: sorted(r[0] for r in c.execute(f"select * from vecs.delete(%(c)s, {named})", {"c": collection, **args}))
+
+
+def _upsert(collection, records):
+    return lambda c: upsert_json(c, collection, records)
+
+
+def _no_deadlock(*results):
+    for r in results:
+        assert not isinstance(r, psycopg.Error), f"{type(r).__name__} ({r.sqlstate}): {r}"
+
+
+@pytest.mark.parametrize("by", ["filter", "ids in reverse order"])
+def test_delete_then_upsert_of_the_same_rows_do_not_deadlock(conn, conn2, slow, by):
+    """The deleter starts first: it takes a (the lowest id) first, so the upsert (a, b, then the new
+    z) waits for it at a holding nothing: on the insertion path too, where the upsert meets a row
+    the deleter deleted and waits for its transaction, then inserts. Deleting in scan order (b
+    first) deadlocked: the upsert held a and waited for b, the deleter held b and waited for a."""
+    conn2.execute("set enable_indexscan = off")  # a bitmap or sequential scan meets b before a, whatever the form
+    conn2.execute("set enable_indexonlyscan = off")
+    args = {"filters": Jsonb({"n": 1})} if by == "filter" else {"ids": ["b", "a"]}
+    upserted = [["a", [2, 2, 2], {"n": 1, "by": "U"}], ["b", [2, 2, 2], {"n": 2, "by": "U"}], ["z", [2, 2, 2], {"by": "U"}]]
+    deleted, n = race(_delete(slow, **args), _upsert(slow, upserted), conn, conn2)
+    _no_deadlock(deleted, n)
+    assert deleted == ["a", "b"] and n == 3
+    assert {k: v[1] for k, v in rows(conn, slow).items()} == {"a": {"n": 1, "by": "U"}, "b": {"n": 2, "by": "U"}, "c": {"n": 2}, "z": {"by": "U"}}
+
+
+@pytest.mark.parametrize("by", ["filter", "ids in reverse order"])
+def test_upsert_then_delete_of_the_same_rows_do_not_deadlock(conn, conn2, slow, by):
+    """The upsert starts first and holds a; the deleter waits for it at a holding nothing, then
+    deletes what still qualifies: by filter it re-checks the rows the upsert changed (a still has
+    n = 1, b no longer does), by ids it deletes both."""
+    conn.execute("set enable_indexscan = off")
+    conn.execute("set enable_indexonlyscan = off")
+    args = {"filters": Jsonb({"n": 1})} if by == "filter" else {"ids": ["b", "a"]}
+    upserted = [["a", [2, 2, 2], {"n": 1, "by": "U"}], ["b", [2, 2, 2], {"n": 2, "by": "U"}]]
+    n, deleted = race(_upsert(slow, upserted), _delete(slow, **args), conn, conn2)
+    _no_deadlock(deleted, n)
+    assert n == 2
+    if by == "filter":
+        assert deleted == ["a"]
+        assert {k: v[1] for k, v in rows(conn, slow).items()} == {"b": {"n": 2, "by": "U"}, "c": {"n": 2}}
+    else:
+        assert deleted == ["a", "b"]
+        assert {k: v[1] for k, v in rows(conn, slow).items()} == {"c": {"n": 2}}
