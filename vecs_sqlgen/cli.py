@@ -41,7 +41,16 @@ def cmd_install(args) -> int:
     previous = f" (was {result.previous})" if result.previous and result.previous != result.version else ""
     print(f"vecs-sqlgen {result.version} {result.action} in schema {result.schema}{previous} "
           f"(pgvector {result.caps.pgvector} in schema {result.caps.vector_schema})")
+    _warn_creators(args)
     return 0
+
+
+def _warn_creators(args) -> None:
+    """Warn (stderr) about roles that may plant objects next to the functions."""
+    with _connect(args.dsn) as conn:
+        roles = _install.schema_creators(conn, args.schema)
+    if roles:
+        print(f"vecs-sqlgen: warning: {_install.creators_warning(args.schema, roles)}", file=sys.stderr)
 
 
 def cmd_render(args) -> int:
@@ -103,6 +112,7 @@ def cmd_status(args) -> int:
             index = f"{method} ({measure})" if method else "no vector index"
             rows_text = f"~{est} rows" if est is not None else "rows not yet estimated"
             print(f"  {name}: dimension {dim}, {index}, {rows_text}")
+    _warn_creators(args)
     return 0
 
 

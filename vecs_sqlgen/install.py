@@ -155,6 +155,26 @@ def install(conn: psycopg.Connection, schema: str = "vecs", *, dry_run: bool = F
     return InstallResult(action, schema, __version__, previous, detect(conn))
 
 
+def schema_creators(conn: psycopg.Connection, schema: str = "vecs") -> list[str]:
+    """Roles other than the schema's owner (and its members) and superusers that may create objects in
+    ``schema``: each could plant a function there that runs with the privileges of the next caller.
+    None should: collections are created through vecs._create_table (README "Roles and grants")."""
+    return [r[0] for r in conn.execute(
+        "select r.rolname::text from pg_roles r, pg_namespace n"
+        " where n.nspname = %s and not r.rolsuper and r.rolname !~ '^pg_'"
+        " and has_schema_privilege(r.oid, n.oid, 'CREATE') and not pg_has_role(r.oid, n.nspowner, 'USAGE')"
+        " order by 1",
+        (schema,),
+    )]
+
+
+def creators_warning(schema: str, roles: list[str]) -> str:
+    names = ", ".join(roles)
+    return (f"roles that are not the owner of schema {schema!r} may create objects in it ({names}): each could "
+            f"plant a function that runs as whoever calls vecs next. Run: REVOKE CREATE ON SCHEMA {schema} FROM "
+            f"{names}; and GRANT EXECUTE ON FUNCTION {schema}._create_table TO the roles that create collections")
+
+
 def uninstall(conn: psycopg.Connection, schema: str = "vecs", *, drop_collections: bool = False) -> list[str]:
     """Remove the functions (and, with ``drop_collections``, the schema with every collection).
 

@@ -117,3 +117,22 @@ def test_install_fails_clearly_without_permission(fresh):
     finally:
         with psycopg.connect(fresh, autocommit=True) as conn:
             conn.execute("drop role vecs_cli_nobody")
+
+
+def test_install_and_status_warn_about_roles_that_may_create_in_the_schema(fresh):
+    """A role with CREATE on the schema could plant an overload (issue 10): install and status name it."""
+    cli("install", "--dsn", fresh, "--schema", SCHEMA)
+    assert "warning" not in cli("status", "--dsn", fresh, "--schema", SCHEMA).stderr
+    with psycopg.connect(fresh, autocommit=True) as conn:
+        conn.execute("drop role if exists vecs_cli_planter")
+        conn.execute("create role vecs_cli_planter login")
+        conn.execute(f"grant usage, create on schema {SCHEMA} to vecs_cli_planter")
+    try:
+        for command in ("install", "status"):
+            result = cli(command, "--dsn", fresh, "--schema", SCHEMA)
+            assert "warning: roles that are not the owner" in result.stderr, result.stderr
+            assert f"REVOKE CREATE ON SCHEMA {SCHEMA} FROM vecs_cli_planter" in result.stderr
+    finally:
+        with psycopg.connect(fresh, autocommit=True) as conn:
+            conn.execute("drop owned by vecs_cli_planter")
+            conn.execute("drop role vecs_cli_planter")
