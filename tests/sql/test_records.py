@@ -619,3 +619,30 @@ def test_upsert_then_delete_of_the_same_rows_do_not_deadlock(conn, conn2, slow, 
     else:
         assert deleted == ["a", "b"]
         assert {k: v[1] for k, v in rows(conn, slow).items()} == {"c": {"n": 2}}
+
+
+def test_delete_without_update_or_under_row_level_security_still_deletes(conn, dsn, filled):
+    """Locking first (SELECT ... FOR UPDATE) needs UPDATE on a column and, under row-level security,
+    passes the UPDATE policies too: a role that may delete but not update rows still deletes them
+    (in scan order, as a plain DELETE), by ids and by filter."""
+    from psycopg import sql
+    from psycopg.conninfo import make_conninfo
+
+    name = f"del_{uuid.uuid4().hex[:8]}"
+    role, t = sql.Identifier(name), sql.SQL(table(conn, filled))
+    conn.execute(sql.SQL("create role {} login").format(role))
+    try:
+        conn.execute(sql.SQL("grant usage on schema vecs to {0}; grant select, delete on {1} to {0}").format(role, t))
+        with psycopg.connect(make_conninfo(dsn, user=name), autocommit=True) as c:
+            assert c.execute("select * from vecs.delete(%s, ids => array['a'])", (filled,)).fetchall() == [("a",)]
+            assert c.execute("select * from vecs.delete(%s, filters => '{\"n\": 2}')", (filled,)).fetchall() == [("b",)]
+            # now UPDATE too, but row-level security with no UPDATE policy: it may delete c, not update it
+            conn.execute(sql.SQL("grant update on {} to {}").format(t, role))
+            conn.execute(sql.SQL("alter table {} enable row level security").format(t))
+            conn.execute(sql.SQL("create policy r on {} for select to {} using (true)").format(t, role))
+            conn.execute(sql.SQL("create policy d on {} for delete to {} using (metadata->>'n' = '3')").format(t, role))
+            assert c.execute("select * from vecs.delete(%s, filters => '{\"n\": {\"$gte\": 1}}')", (filled,)).fetchall() == [("c",)]
+            assert c.execute("select * from vecs.delete(%s, ids => array['d'])", (filled,)).fetchall() == []
+        assert all_ids(conn, filled) == ["d"]
+    finally:
+        conn.execute(sql.SQL("drop owned by {0}; drop role {0}").format(role))
