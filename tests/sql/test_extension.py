@@ -170,6 +170,7 @@ def test_trusted_extension_for_a_non_superuser(scratch, server_dsn):
     pgvector (which is not trusted); the functions belong to the bootstrap superuser."""
     dsn = scratch.db()
     app = scratch.role("vecs_owner")
+    other = scratch.role("vecs_other")
     dbname = psycopg.conninfo.conninfo_to_dict(dsn)["dbname"]
     with psycopg.connect(server_dsn, autocommit=True) as admin:
         admin.execute(f'grant create on database "{dbname}" to {app}')
@@ -188,6 +189,15 @@ def test_trusted_extension_for_a_non_superuser(scratch, server_dsn):
         c.execute("select vecs.create_collection('docs', 2)")
         c.execute("""select vecs.upsert('docs', '[["a", [1, 2]]]')""")
         assert c.execute("select id from vecs.query('docs', '[1,2]')").fetchall() == [("a",)]
+        # the extension's owner may let other roles create collections (README "Roles and grants")
+        c.execute(f"grant usage on schema vecs to {other}")
+        c.execute(f"grant execute on function vecs._create_table to {other}")
+    with psycopg.connect(as_role(dsn, other), autocommit=True) as c:
+        c.execute("select vecs.create_collection('theirs', 2)")
+        assert c.execute("select relowner::regrole::text from pg_class where oid = 'vecs.theirs'::regclass").fetchone()[0] == other
+        assert c.execute("select vecs.create_index('theirs')").fetchone()[0].startswith("ix_vector_cosine_ops_hnsw")
+        c.execute("select vecs.drop_collection('theirs')")
+    with psycopg.connect(as_role(dsn, app), autocommit=True) as c:
         c.execute("drop extension vecs")  # the owner of the extension may drop it
 
 

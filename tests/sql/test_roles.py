@@ -217,3 +217,37 @@ def test_bulk_upsert_under_row_level_security(roles):
         assert {r[2]["tag"] for r in docs.fetch([f"n{i}" for i in range(1000)])} == {1}
     finally:
         vx.disconnect()
+
+
+def test_a_non_superuser_installer_needs_the_role_it_gives_tables_to(scratch, server_dsn):
+    """Installed by a role that is not a superuser (it owns schema vecs), _create_table can give a table
+    only to a role it may act as: until GRANT app TO installer, creating a collection says so (42501,
+    with that hint) and leaves nothing behind; afterwards the app role creates, indexes and drops its
+    own collections, and it never holds CREATE on the schema."""
+    db = scratch.db("vecs_owner")
+    installer = scratch.role("vecs_installer")
+    app = scratch.role("vecs_app")
+    with psycopg.connect(db, autocommit=True) as admin:
+        admin.execute("create extension if not exists vector")
+        admin.execute(sql.SQL("grant create on database {} to {}").format(
+            sql.Identifier(psycopg.conninfo.conninfo_to_dict(db)["dbname"]), sql.Identifier(installer)))
+    with psycopg.connect(as_role(db, installer), autocommit=True) as c:
+        install.install(c, "vecs")
+        for statement in readme_grants():
+            c.execute(statement.replace("app_reader", f'"{app}"').replace("app_writer", f'"{app}"'))
+    with psycopg.connect(as_role(db, app), autocommit=True) as c:
+        with raises("42501", match=f'cannot give collection "docs" to role {app}') as info:
+            c.execute("select vecs.create_collection('docs', 3)")
+        assert info.error.diag.message_hint == f"GRANT {app} TO {installer};"
+        assert c.execute("select to_regclass('vecs.docs')").fetchone()[0] is None
+    with psycopg.connect(db, autocommit=True) as admin:
+        admin.execute(sql.SQL("grant {} to {}").format(sql.Identifier(app), sql.Identifier(installer)))
+    with psycopg.connect(as_role(db, app), autocommit=True) as c:
+        c.execute("select vecs.create_collection('docs', 3)")
+        assert c.execute("select relowner::regrole::text from pg_class where oid = 'vecs.docs'::regclass").fetchone()[0] == app
+        c.execute("""select vecs.upsert('docs', '[["a", [1, 0, 0]]]')""")
+        assert c.execute("select vecs.create_index('docs')").fetchone()[0].startswith("ix_vector_cosine_ops_hnsw")
+        assert not c.execute("select has_schema_privilege('vecs', 'create')").fetchone()[0]
+        assert c.execute("select vecs.drop_collection('docs')").fetchone()[0] is True
+    with psycopg.connect(db, autocommit=True) as admin:
+        admin.execute("drop schema vecs cascade")
