@@ -34,7 +34,7 @@ def soak():
         sys.path.remove(os.path.join(ROOT, "scripts"))
 
 
-def test_writers_querier_and_index_rebuilder(dsn, soak):
+def test_writers_deleters_querier_and_index_rebuilder(dsn, soak):
     seconds = float(os.environ.get("VECS_SAFETY_SOAK_SECONDS", "15"))
     summary = soak.run(dsn, seconds=seconds, writers=4, ids=500, seed=int(os.environ.get("VECS_SAFETY_SEED", "6")))
     RESULTS["concurrency"] = {k: v for k, v in summary.items() if k != "per_process"}
@@ -44,8 +44,12 @@ def test_writers_querier_and_index_rebuilder(dsn, soak):
     assert summary["writes"] >= 40 * seconds / 15, summary
     assert summary["max_writes_of_one_id"] >= 5, summary
     assert summary["index_rebuilds"] >= 5 and summary["queries"] >= 500, summary
-    assert set(summary["per_process"]) == {"writer 0", "writer 1", "writer 2", "writer 3", "querier", "indexer"}
+    # deletes by filter and by ids (in random order) ran throughout, on the rows being rewritten
+    assert summary["deletes"] >= 40 * seconds / 15 and summary["records_deleted"] >= 40 * seconds / 15, summary
+    assert set(summary["per_process"]) == {"writer 0", "writer 1", "writer 2", "writer 3", "filter deleter", "ids deleter",
+                                           "querier", "indexer"}
     assert all(p["calls"] > 0 for name, p in summary["per_process"].items() if name.startswith("writer"))
+    assert all(p["calls"] > 0 and p["deleted"] > 0 for name, p in summary["per_process"].items() if name.endswith("deleter"))
 
 
 def test_the_checks_catch_a_row_that_is_not_the_last_write(dsn, soak):
@@ -54,6 +58,16 @@ def test_the_checks_catch_a_row_that_is_not_the_last_write(dsn, soak):
     summary = soak.run(dsn, seconds=2, writers=4, ids=200, seed=1, _sabotage=True)
     assert not summary["ok"]
     assert any("differ from their last committed write" in f for f in summary["failures"]), summary["failures"]
+    assert any("violate real-time order" in f for f in summary["failures"]), summary["failures"]
+    assert summary["errors"] == 0 and summary["deadlocks"] == 0
+
+
+def test_the_checks_catch_a_row_deleted_behind_their_back(dsn, soak):
+    """Negative control of the delete checks: a row deleted with no delete reported (and no audit
+    entry) is reported, by the audit check and by the real-time-order check."""
+    summary = soak.run(dsn, seconds=2, writers=4, ids=200, seed=1, _sabotage_delete=True)
+    assert not summary["ok"]
+    assert any("absent though their last committed change is a write" in f for f in summary["failures"]), summary["failures"]
     assert any("violate real-time order" in f for f in summary["failures"]), summary["failures"]
     assert summary["errors"] == 0 and summary["deadlocks"] == 0
 
