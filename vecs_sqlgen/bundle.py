@@ -43,7 +43,8 @@ def pgvector_range(caps: _render.Capabilities) -> tuple[tuple[int, int, int], tu
 def control(schema: str = "vecs", caps: _render.Capabilities | None = None, *, version: str = __version__) -> str:
     """vecs.control. Trusted: a role with CREATE on the database may create it once pgvector (which
     is not trusted) exists; the script then runs as the bootstrap superuser, which is safe because it
-    only creates SECURITY INVOKER functions with a pinned search_path and takes over no object."""
+    creates SECURITY INVOKER functions with pinned settings, takes over no object, and gives the two
+    SECURITY DEFINER helpers to the schema's owner (the extension's owner), never to the superuser."""
     caps = caps or _render.Capabilities()
     _render.check_name("schema", schema)
     low, _ = pgvector_range(caps)

@@ -49,8 +49,12 @@ def _warn_creators(args) -> None:
     """Warn (stderr) about roles that may plant objects next to the functions."""
     with _connect(args.dsn) as conn:
         roles = _install.schema_creators(conn, args.schema)
+        foreign = _install.foreign_objects(conn, args.schema)
     if roles:
         print(f"vecs-sqlgen: warning: {_install.creators_warning(args.schema, roles)}", file=sys.stderr)
+    if foreign:
+        print(f"vecs-sqlgen: warning: objects of other roles in schema {args.schema}: {'; '.join(foreign)}",
+              file=sys.stderr)
 
 
 def cmd_render(args) -> int:

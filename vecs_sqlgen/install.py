@@ -145,6 +145,12 @@ def install(conn: psycopg.Connection, schema: str = "vecs", *, dry_run: bool = F
             else:
                 rendered, action, previous, info = plan(conn, schema)
             if action in ("installed", "upgraded", "reinstalled") or (force and action != "extension"):
+                foreign = foreign_objects(conn, schema)
+                if foreign:
+                    raise InstallError(
+                        f"schema {schema!r} holds objects of other roles, which keep control of them through "
+                        f"any install: {'; '.join(foreign)}. Drop them (or, after checking them, ALTER … OWNER "
+                        f"TO the schema's owner), revoke CREATE on the schema from their owners, then install again")
                 # over an older install, first drop the functions this version no longer has or
                 # declares differently (upgrade.py); CREATE OR REPLACE keeps the others' grants
                 before, after = _upgrade.steps(schema, detect(conn), (info or {}).get("functions"), rendered,
@@ -163,6 +169,27 @@ def schema_creators(conn: psycopg.Connection, schema: str = "vecs") -> list[str]
         "select r.rolname::text from pg_roles r, pg_namespace n"
         " where n.nspname = %s and not r.rolsuper and r.rolname !~ '^pg_'"
         " and has_schema_privilege(r.oid, n.oid, 'CREATE') and not pg_has_role(r.oid, n.nspowner, 'USAGE')"
+        " order by 1",
+        (schema,),
+    )]
+
+
+def foreign_objects(conn: psycopg.Connection, schema: str = "vecs") -> list[str]:
+    """Functions, operators and types in ``schema`` that belong to neither its owner, a superuser nor the
+    installing role: made by a role that once could create there (an earlier README said to grant
+    that). Such an owner keeps control of its object through any reinstall (it may ALTER it), so
+    install refuses while any exists."""
+    return [r[0] for r in conn.execute(
+        "select format('%%s %%s (owner %%s)', x.kind, x.name, pg_get_userbyid(x.owner)) from pg_namespace n,"
+        " lateral (select 'function' as kind, p.oid::regprocedure::text as name, p.proowner as owner"
+        "          from pg_proc p where p.pronamespace = n.oid"
+        "          union all select 'operator', o.oid::regoperator::text, o.oprowner from pg_operator o"
+        "          where o.oprnamespace = n.oid"
+        "          union all select 'type', t.oid::regtype::text, t.typowner from pg_type t"
+        "          left join pg_class c on c.oid = t.typrelid"
+        "          where t.typnamespace = n.oid and (t.typrelid = 0 or c.relkind = 'c')) as x"
+        " where n.nspname = %s and x.owner <> n.nspowner and x.owner <> current_user::regrole"
+        " and not (select r.rolsuper from pg_roles r where r.oid = x.owner)"
         " order by 1",
         (schema,),
     )]

@@ -50,6 +50,12 @@ PINNED_SETTINGS = {
 # index) for roles that may not, so that no role but the installer needs CREATE on it. EXECUTE on
 # _create_table is not PUBLIC's: granting it is what lets a role create collections.
 DEFINER_FUNCTIONS = ("_build_index", "_create_table")
+# ... which also pin where and how what they create is stored: as the schema's owner they could
+# otherwise use a tablespace (or table access method) that the caller may not.
+DEFINER_PINNED_SETTINGS = {
+    "default_tablespace": "''",
+    "default_table_access_method": "heap",
+}
 RESTRICTED_FUNCTIONS = ("_create_table",)
 
 _SIMPLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -169,6 +175,7 @@ def context(schema: str, caps: Capabilities, version: str) -> dict:
         "err": SQLSTATE,
         "defaults": DEFAULTS,
         "pinned_settings": PINNED_SETTINGS,
+        "definer_pinned_settings": DEFINER_PINNED_SETTINGS,
         "limits": LIMITS,
         # measure → (distance operator, operator class); l1 only where pgvector has it (0.7+)
         "measures": {

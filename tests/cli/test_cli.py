@@ -136,3 +136,35 @@ def test_install_and_status_warn_about_roles_that_may_create_in_the_schema(fresh
         with psycopg.connect(fresh, autocommit=True) as conn:
             conn.execute("drop owned by vecs_cli_planter")
             conn.execute("drop role vecs_cli_planter")
+
+
+def test_install_refuses_a_schema_holding_objects_of_other_roles(fresh):
+    """A function pre-created by a role that once had CREATE (the earlier README's grant) would stay
+    its owner's through CREATE OR REPLACE: install refuses and names it; status warns."""
+    cli("install", "--dsn", fresh, "--schema", SCHEMA)
+    with psycopg.connect(fresh, autocommit=True) as conn:
+        conn.execute("drop role if exists vecs_cli_squatter")
+        conn.execute("create role vecs_cli_squatter login")
+        conn.execute(f"drop function {SCHEMA}.list_indexes(text)")
+        conn.execute(f"grant usage, create on schema {SCHEMA} to vecs_cli_squatter")
+        conn.execute("set role vecs_cli_squatter")
+        conn.execute(f"create function {SCHEMA}.list_indexes(collection text) returns table(index_name text, kind text,"
+                     " method text, measure text, valid boolean) language sql as 'select null, null, null, null, null::boolean'")
+        conn.execute("reset role")
+        conn.execute(f"revoke create on schema {SCHEMA} from vecs_cli_squatter")
+    try:
+        status = cli("status", "--dsn", fresh, "--schema", SCHEMA)
+        assert f"function {SCHEMA}.list_indexes(text) (owner vecs_cli_squatter)" in status.stderr, status.stderr
+        with psycopg.connect(fresh, autocommit=True) as conn:
+            # an upgrade (build_info says an older version) is refused while the squatter's function is there
+            conn.execute(f"create or replace function {SCHEMA}.build_info() returns jsonb language sql as $$select '{{\"version\": \"0.0.1\"}}'::jsonb$$")
+        result = cli("install", "--dsn", fresh, "--schema", SCHEMA, check=False)
+        assert result.returncode == 1
+        assert "holds objects of other roles" in result.stderr and "list_indexes(text) (owner vecs_cli_squatter)" in result.stderr
+        with psycopg.connect(fresh, autocommit=True) as conn:
+            conn.execute(f"drop function {SCHEMA}.list_indexes(text)")
+        assert "upgraded" in cli("install", "--dsn", fresh, "--schema", SCHEMA).stdout
+    finally:
+        with psycopg.connect(fresh, autocommit=True) as conn:
+            conn.execute("drop owned by vecs_cli_squatter")
+            conn.execute("drop role vecs_cli_squatter")

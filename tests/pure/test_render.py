@@ -103,6 +103,8 @@ def test_security_invoker_and_pinned_search_path(rendered, name):
         assert re.search(rf"\bSECURITY {kind}\b", head), head
         for setting, value in render.PINNED_SETTINGS.items():
             assert f"SET {setting} = {value}" in head, head
+        for setting, value in render.DEFINER_PINNED_SETTINGS.items():
+            assert (f"SET {setting} = {value}" in head) is (kind == "DEFINER"), head
 
 
 def test_security_definer_only_where_declared(rendered):
@@ -299,7 +301,8 @@ def test_templates_use_no_user_data():
     """Templates see install-time constants only: the context has no collection, record or filter."""
     ctx = render.context("vecs", Capabilities(), "0.0.0")
     assert set(ctx) <= {"schema", "S", "V", "vector", "vector_schema", "caps", "version", "err", "defaults", "limits",
-                        "measures", "digest", "extension", "functions", "pinned_settings"}
+                        "measures", "digest", "extension", "functions", "pinned_settings",
+                        "definer_pinned_settings"}
     env = render._environment()
     for template in template_files():
         source = env.loader.get_source(env, template)[0]

@@ -54,7 +54,8 @@ def test_function_is_security_invoker(conn, name):
 def test_function_has_pinned_settings(conn, name):
     rows = [p for p in procs(conn) if p[0] == name]
     assert rows
-    expected = [f"{k}={v.strip(chr(39))}" for k, v in render.PINNED_SETTINGS.items()]
+    pinned = {**render.PINNED_SETTINGS, **(render.DEFINER_PINNED_SETTINGS if name in render.DEFINER_FUNCTIONS else {})}
+    expected = [f"{k}={v.strip(chr(39))}" for k, v in pinned.items()]
     for _, signature, _, _, config in rows:
         assert sorted(config) == sorted(expected), f"{signature}: proconfig {config}"
 

@@ -183,15 +183,34 @@ def test_trusted_extension_for_a_non_superuser(scratch, server_dsn):
         c.execute("create extension vecs")
         assert c.execute("select extowner::regrole::text from pg_extension where extname = 'vecs'").fetchone()[0] == app
         assert c.execute("select nspowner::regrole::text from pg_namespace where nspname = 'vecs'").fetchone()[0] == app
+        # the functions belong to the bootstrap superuser, except the two definers: to the schema's
+        # owner (a definer of the superuser would run whatever the schema's owner plants by name)
+        owners = dict(c.execute(
+            "select p.proname::text, r.rolname::text from pg_proc p join pg_roles r on r.oid = p.proowner"
+            " where p.pronamespace = 'vecs'::regnamespace").fetchall())
+        assert {n for n, o in owners.items() if o == app} == set(render.DEFINER_FUNCTIONS)
         assert {r[0] for r in c.execute(
-            "select rolsuper from pg_proc p join pg_roles r on r.oid = p.proowner where p.pronamespace = 'vecs'::regnamespace"
-        )} == {True}
+            "select r.rolsuper from pg_proc p join pg_roles r on r.oid = p.proowner"
+            " where p.pronamespace = 'vecs'::regnamespace and not p.prosecdef")} == {True}
+        # the attack of issue 10's review: rename the schema, plant what a definer calls by name
+        c.execute("alter schema vecs rename to vecs_orig")
+        c.execute("create schema vecs")
+        c.execute("create function vecs._check_collection_args(p_name text, p_dimension integer) returns void"
+                  " language plpgsql as $$ begin execute format('alter role %I superuser', session_user); end $$")
+        with raises("42501"):
+            c.execute("select vecs_orig._create_table('x', 3, current_user::regrole)")
+        c.execute("drop schema vecs cascade")
+        c.execute("alter schema vecs_orig rename to vecs")
+        assert c.execute("select rolsuper from pg_roles where rolname = current_user").fetchone()[0] is False
         c.execute("select vecs.create_collection('docs', 2)")
         c.execute("""select vecs.upsert('docs', '[["a", [1, 2]]]')""")
         assert c.execute("select id from vecs.query('docs', '[1,2]')").fetchall() == [("a",)]
-        # the extension's owner may let other roles create collections (README "Roles and grants")
+        # the extension's owner may let other roles create collections (README "Roles and grants"), once
+        # it may act as them (it is not a superuser)
         c.execute(f"grant usage on schema vecs to {other}")
         c.execute(f"grant execute on function vecs._create_table to {other}")
+    with psycopg.connect(server_dsn, autocommit=True) as admin:
+        admin.execute(f"grant {other} to {app}")
     with psycopg.connect(as_role(dsn, other), autocommit=True) as c:
         c.execute("select vecs.create_collection('theirs', 2)")
         assert c.execute("select relowner::regrole::text from pg_class where oid = 'vecs.theirs'::regclass").fetchone()[0] == other
