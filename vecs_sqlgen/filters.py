@@ -4,13 +4,17 @@ The server compiles and re-checks every filter with the same messages; checking 
 error without a round trip and turns Python values (tuples, numpy scalars) into plain JSON.
 ``sql_to_filter`` turns a SQL boolean expression into the JSON form; the SQL text itself is never sent.
 
+The language is vecs's: a top-level key other than ``$and`` / ``$or`` is a metadata key, taken
+literally (dots, backslashes, a leading ``$`` and ``""`` included). Its value is a value (``$eq``) or an
+object whose ``$`` keys are operators and whose other keys step into nested objects.
+
 Fault order, which the server mirrors so that messages agree:
 
+* the size limits first (objects, then values, then bytes);
 * object keys are visited in jsonb's order (shorter first, then bytewise), arrays in order, depth first;
 * a ``$and`` / ``$or`` operand is checked element by element (a bad element is reported when reached);
 * a nested filter or operator object is first checked for its type, then for depth (more than 32
-  levels of ``$and``/``$or`` elements and ``$not`` operands), then visited;
-* a field key is checked (``parse_key``, left to right) before its value.
+  levels of ``$and``/``$or`` elements, ``$not`` operands and nested keys), then visited.
 """
 
 from __future__ import annotations
@@ -23,10 +27,11 @@ import numpy as np
 import sqlglot
 from sqlglot import exp
 
+from ._records import depth
 from .exc import FilterError
-from .limits import MAX_FILTER_DEPTH, MAX_FILTER_OBJECTS
+from .limits import MAX_FILTER_BYTES, MAX_FILTER_DEPTH, MAX_FILTER_OBJECTS, MAX_FILTER_VALUES, MAX_METADATA_DEPTH
 
-__all__ = ["validate_filter", "parse_key", "sql_to_filter", "normalize_filters", "MAX_DEPTH", "MAX_OBJECTS"]
+__all__ = ["validate_filter", "sql_to_filter", "normalize_filters", "MAX_DEPTH", "MAX_OBJECTS"]
 
 MAX_DEPTH = MAX_FILTER_DEPTH
 MAX_OBJECTS = MAX_FILTER_OBJECTS
@@ -46,51 +51,43 @@ def validate_filter(filters: Any) -> dict:
         return {}
     if not isinstance(filters, dict):
         raise FilterError(f"filters must be a JSON object, got {_typeof(filters)}")
-    objects = _objects(filters)
+    objects, values, size = _measure(filters)
     if objects > MAX_OBJECTS:
         raise FilterError(
             f"filter: holds {objects} JSON objects, more than {MAX_OBJECTS} (use $in for a long list of values)"
         )
+    if values > MAX_FILTER_VALUES:
+        raise FilterError(f"filter: holds {values} values, more than {MAX_FILTER_VALUES}")
+    if size > MAX_FILTER_BYTES:
+        raise FilterError(f"filter: larger than {MAX_FILTER_BYTES} bytes as jsonb")
     return _filter(filters, 0)
 
 
-def _objects(filters: dict) -> int:
-    """The number of JSON objects in a filter, counted without recursion (nesting is checked later)."""
-    count, stack = 0, [filters]
+def _measure(filters: dict) -> tuple[int, int, int]:
+    """JSON objects, values (leaves) and a lower bound of the jsonb size, counted without recursion.
+
+    The size counts what jsonb certainly stores: the UTF-8 bytes of every key and string, 4 bytes per
+    entry (each key and each value in a container) and per container header; the server measures
+    the real size, which is never smaller, so this refuses nothing the server would accept.
+    """
+    objects = values = 0
+    size, stack = 8, [filters]
     while stack:
         node = stack.pop()
+        if isinstance(node, np.ndarray):
+            node = node.tolist()
         if isinstance(node, dict):
-            count += 1
+            objects += 1
+            size += 4 + 8 * len(node) + sum(len(k.encode("utf-8", "replace")) for k in node if isinstance(k, str))
             stack.extend(node.values())
         elif isinstance(node, (list, tuple)):
+            size += 4 + 4 * len(node)
             stack.extend(node)
-    return count
-
-
-def parse_key(key: str) -> list[str]:
-    """Split a key into path segments: dots separate, a backslash makes the next character literal."""
-    segments: list[str] = []
-    current: list[str] = []
-    escaped = False
-    for ch in key:
-        if escaped:
-            current.append(ch)
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif ch == ".":
-            if not current:
-                raise FilterError(f'filter on "{key}": invalid key (empty path segment)')
-            segments.append("".join(current))
-            current = []
         else:
-            current.append(ch)
-    if escaped:
-        raise FilterError(f'filter on "{key}": invalid key (trailing backslash)')
-    if not current:
-        raise FilterError(f'filter on "{key}": invalid key (empty path segment)')
-    segments.append("".join(current))
-    return segments
+            values += 1
+            if isinstance(node, str):
+                size += len(node.encode("utf-8", "replace"))
+    return objects, values, size - 4  # the root has a header but no entry
 
 
 def normalize_filters(filters: Any) -> dict:
@@ -106,49 +103,59 @@ def _filter(obj: dict, depth: int) -> dict:
         value = obj[key]
         if key in ("$and", "$or"):
             if not isinstance(value, (list, tuple)) or not value:
-                raise FilterError(f"filter: {key} expects a non-empty array of filter objects")
+                raise FilterError(f"filter: {key} expects a non-empty array of non-empty filter objects")
             items = []
             for item in value:
-                if not isinstance(item, dict):
-                    raise FilterError(f"filter: {key} expects a non-empty array of filter objects")
+                if not isinstance(item, dict) or not item:
+                    raise FilterError(f"filter: {key} expects a non-empty array of non-empty filter objects")
                 items.append(_filter(item, _deeper(depth)))
             out[key] = items
-        elif key == "$not":
-            if not isinstance(value, dict):
-                raise FilterError(f"filter: $not expects a filter object, got {_typeof(value)}")
+        elif key == "$not" and _is_filter_object(value):  # vecs refuses these; an operator object is the key "$not"
             out[key] = _filter(value, _deeper(depth))
-        elif key.startswith("$"):
-            raise FilterError(f'filter: unknown operator "{key}"')
-        else:
-            parse_key(key)
-            out[key] = _operators(key, value, depth) if isinstance(value, dict) else _json(value, key)
+        else:  # any other key is a metadata key, taken literally (as vecs does)
+            out[key] = _condition_of(f'"{key}"', value, depth)
     return out
 
 
-def _operators(key: str, ops: dict, depth: int) -> dict:
-    if not ops:
-        raise FilterError(f'filter on "{key}": empty operator object')
+def _is_filter_object(value: Any) -> bool:
+    """The operand of a top-level $not: an object without operators (vecs refuses it there). With
+    one, {"$not": {"$eq": 1}} is the metadata key "$not", as in vecs."""
+    return isinstance(value, dict) and not any(isinstance(k, str) and k in _KNOWN_OPS for k in value)
+
+
+def _condition_of(where: str, value: Any, depth: int) -> Any:
+    """What the value at a key path must satisfy: a value ($eq) or an object of operators and nested keys."""
+    if not isinstance(value, dict):
+        return _operand(where, "$eq", value)
+    if not value:
+        raise FilterError(f"filter on {where}: empty operator object")
     out = {}
-    for op in _ordered_keys(ops):
-        if op == "$not":
-            if not isinstance(ops[op], dict):
-                raise FilterError(
-                    f'filter on "{key}": $not expects an operator object, got {_typeof(ops[op])}'
-                )
-            out[op] = _operators(key, ops[op], _deeper(depth))
-            continue
-        if op not in _KNOWN_OPS:
-            raise FilterError(f'filter on "{key}": unknown operator "{op}"')
-        value = _json(ops[op], key)
-        _check_operand(key, op, value)
-        out[op] = value
+    for op in _ordered_keys(value):
+        arg = value[op]
+        if not op.startswith("$"):  # a nested key
+            out[op] = _condition_of(f'{where}."{op}"', arg, _deeper(depth))
+        elif op == "$not":
+            if not isinstance(arg, dict):
+                raise FilterError(f"filter on {where}: $not expects an operator object, got {_typeof(arg)}")
+            out[op] = _condition_of(where, arg, _deeper(depth))
+        elif op not in _KNOWN_OPS:
+            raise FilterError(f'filter on {where}: unknown operator "{op}"')
+        else:
+            out[op] = _operand(where, op, arg)
     return out
 
 
+def _operand(where: str, op: str, arg: Any) -> Any:
+    if op in ("$eq", "$ne") and isinstance(arg, (dict, list, tuple, np.ndarray)) and depth(arg) > MAX_METADATA_DEPTH:
+        raise FilterError(f"filter on {where}: value nested deeper than {MAX_METADATA_DEPTH} levels")
+    value = _json(arg, where)
+    _check_operand(where, op, value)
+    return value
 
-def _check_operand(key: str, op: str, value: Any) -> None:
+
+def _check_operand(where: str, op: str, value: Any) -> None:
     """Raise the spec's message when ``value`` (already plain JSON) does not suit ``op``."""
-    where = f'filter on "{key}": {op}'
+    where = f"filter on {where}: {op}"
     if op in _RANGE_OPS and not (isinstance(value, str) or _is_number(value)):
         raise FilterError(f"{where} expects a number or a string, got {_typeof(value)}")
     if op in _LIST_OPS and not (isinstance(value, list) and all(map(_is_scalar, value))):
@@ -189,12 +196,31 @@ def _check_str(s: str) -> None:
         raise FilterError("filter: strings must be valid Unicode (lone surrogate)") from None
 
 
-def _json(value: Any, key: str) -> Any:
-    """``value`` as plain JSON (lists, Python numbers); Python-only faults name the filter ``key``."""
-    if isinstance(value, np.ndarray):
-        value = value.tolist()
-    elif isinstance(value, np.generic):
-        value = value.item()
+def _json(value: Any, where: str) -> Any:
+    """``value`` as plain JSON (lists, Python numbers); Python-only faults name the key path ``where``.
+
+    Depth first and in jsonb key order, as the recursive definition would, but without recursion."""
+    root: list[Any] = [None]
+    stack: list[tuple[Any, Any, Any]] = [(root, 0, value)]
+    while stack:
+        parent, slot, node = stack.pop()
+        if isinstance(node, np.ndarray):
+            node = node.tolist()
+        elif isinstance(node, np.generic):
+            node = node.item()
+        if isinstance(node, (list, tuple)):
+            parent[slot] = out = [None] * len(node)
+            stack.extend((out, i, node[i]) for i in reversed(range(len(node))))
+        elif isinstance(node, dict):
+            keys = _ordered_keys(node)
+            parent[slot] = out = dict.fromkeys(keys)
+            stack.extend((out, k, node[k]) for k in reversed(keys))
+        else:
+            parent[slot] = _scalar(node, where)
+    return root[0]
+
+
+def _scalar(value: Any, where: str) -> Any:
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, str):
@@ -204,13 +230,9 @@ def _json(value: Any, key: str) -> Any:
         return int(value)
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise FilterError(f'filter on "{key}": values must be finite numbers')
+            raise FilterError(f"filter on {where}: values must be finite numbers")
         return float(value)
-    if isinstance(value, (list, tuple)):
-        return [_json(item, key) for item in value]
-    if isinstance(value, dict):
-        return {k: _json(value[k], key) for k in _ordered_keys(value)}
-    raise FilterError(f'filter on "{key}": unsupported value of type {type(value).__name__}')
+    raise FilterError(f"filter on {where}: unsupported value of type {type(value).__name__}")
 
 
 def _is_number(value: Any) -> bool:
@@ -319,27 +341,41 @@ def _condition(node: exp.Expression) -> dict:
         _only(node, "this")
         if type(node.this) is exp.In:  # `x NOT IN (…)`: $nin keeps SQL's "missing key does not match"
             return _in(node.this, "$nin")
-        return {"$not": _condition(node.this)}
+        return _negated(_condition(node.this))
     if kind in _COMPARISONS:
         return _comparison(node, _COMPARISONS[kind])
     if kind is exp.In:
         return _in(node, "$in")
     if kind in (exp.Like, exp.ILike):
         _only(node, "this", "expression", "negate")
-        key = _key(node.this)
+        path = _key(node.this)
         ops = {"$like" if kind is exp.Like else "$ilike": _literal(node.expression)}
-        return {key: {"$not": ops} if node.args.get("negate") else ops}
+        return _at(path, {"$not": ops} if node.args.get("negate") else ops)
     if kind is exp.Is:
         _only(node, "this", "expression", "negate")
         if type(node.expression) is not exp.Null:
             raise _unsupported(node)
-        key = _key(node.this)
+        path = _key(node.this)
         if node.args.get("negate"):
-            return {key: {"$ne": None}}
-        return {"$or": [{key: {"$exists": False}}, {key: {"$eq": None}}]}
+            return _at(path, {"$ne": None})
+        return {"$or": [_at(path, {"$exists": False}), _at(path, {"$eq": None})]}
     if kind in (exp.Column, exp.Dot):  # a bare column is a boolean test
-        return {_key(node): {"$eq": True}}
+        return _at(_key(node), {"$eq": True})
     raise _unsupported(node)
+
+
+def _negated(f: dict) -> dict:
+    """The complement of a converted filter, with the negation on the keys (De Morgan): a key's $not
+    is "not true", for which NOT (A AND B) = NOT A OR NOT B holds with missing keys too."""
+    parts = [{k: v} for k, v in f.items()]
+    out = []
+    for part in parts:
+        ((key, value),) = part.items()
+        if key in ("$and", "$or"):
+            out.append({"$or" if key == "$and" else "$and": [_negated(x) for x in value]})
+        else:
+            out.append({key: {"$not": value}})
+    return out[0] if len(out) == 1 else {"$or": out}
 
 
 def _comparison(node: exp.Expression, op: str) -> dict:
@@ -354,12 +390,12 @@ def _comparison(node: exp.Expression, op: str) -> dict:
         raise FilterError(f"filter: unsupported SQL in filter: comparison without a column {_fragment(node)}")
     if is_col[1]:
         left, right, op = right, left, _FLIPPED[op]
-    return {_key(left): {op: _literal(right)}}
+    return _at(_key(left), {op: _literal(right)})
 
 
 def _in(node: exp.In, op: str) -> dict:
     _only(node, "this", "expressions")
-    return {_key(node.this): {op: [_literal(item) for item in node.expressions]}}
+    return _at(_key(node.this), {op: [_literal(item) for item in node.expressions]})
 
 
 def _flatten(node: exp.Expression) -> list[exp.Expression]:
@@ -375,8 +411,15 @@ def _flatten(node: exp.Expression) -> list[exp.Expression]:
     return out
 
 
-def _key(node: exp.Expression) -> str:
-    """A column reference (``info.lang``, ``"version.major"``) → a filter key, escaped per the key rules."""
+def _at(path: list[str], cond: dict) -> dict:
+    """The filter testing ``cond`` on the value at ``path``: {"a": {"b": cond}} for a.b."""
+    for name in reversed(path[1:]):
+        cond = {name: cond}
+    return {path[0]: cond}
+
+
+def _key(node: exp.Expression) -> list[str]:
+    """A column reference (``info.lang``, ``"version.major"``) → its key path: each name is one key."""
     node = _unparen(node)
     tail: list[exp.Expression] = []
     while type(node) is exp.Dot:
@@ -392,13 +435,13 @@ def _key(node: exp.Expression) -> str:
         if type(part) is not exp.Identifier:
             raise _unsupported(part)
         _only(part, "this", "quoted")
-        names.append(_escape(part.name))
-    return ".".join(names)
-
-
-def _escape(name: str) -> str:
-    name = name.replace("\\", "\\\\").replace(".", "\\.")
-    return "\\" + name if name.startswith("$") else name
+        names.append(part.name)
+    if names[0] in ("$and", "$or"):
+        raise FilterError(f'filter: the key "{names[0]}" cannot be filtered on (it is an operator)')
+    for name in names[1:]:
+        if name.startswith("$"):
+            raise FilterError(f'filter: the nested key "{name}" cannot be filtered on (nested keys starting with $ are operators)')
+    return names
 
 
 _INTEGER = re.compile(r"[0-9]+")

@@ -10,12 +10,23 @@ INT4_MAX = 2**31 - 1
 # A collection's dimension: pgvector's limit for the vector type.
 MAX_DIMENSION = 16000
 
-# Nesting of $and / $or / $not in a filter.
+# Nesting of a filter: $and / $or elements, $not operands and nested key objects each add a level.
 MAX_FILTER_DEPTH = 32
 
-# JSON objects in one filter: planning time grows faster than linearly with the number of
-# conditions (a $or of 4,000 takes ~1 s); 2,000 objects is about 1,000 conditions, ~0.1 s.
-MAX_FILTER_OBJECTS = 2000
+# The work a filter may ask for, so that any accepted filter compiles in under 50 ms (the worst
+# measured at these limits, docs/filters.md, ~30 ms). Objects bound the clauses (planning time grows
+# faster than linearly with them too: a $or of 4,000 took ~1 s; 1,000 objects is about 500 conditions);
+# values (every string, number, boolean and null, $in lists included) bound the operands; bytes
+# (the filter's size as jsonb) bound what is copied.
+MAX_FILTER_OBJECTS = 1000
+MAX_FILTER_VALUES = 10000
+MAX_FILTER_BYTES = 1024 * 1024
+
+# Nesting of a record's metadata (objects and arrays; {} is 1 level): checked at every write, by
+# the client and the server alike, so that every stored record can be read back by the client
+# (Python's JSON decoder recurses once per level, within a recursion limit of ~1,000 frames).
+# A filter operand nested deeper could never match, and is refused too.
+MAX_METADATA_DEPTH = 512
 
 # Up to this many values, $in / $nin test containment of {"k": value} for each (a GIN index can
 # answer it; each costs ~0.07 µs per row); beyond, one hashed equality test per row.
@@ -26,5 +37,8 @@ LIMITS = {
     "id_bytes": MAX_ID_BYTES,
     "filter_depth": MAX_FILTER_DEPTH,
     "filter_objects": MAX_FILTER_OBJECTS,
+    "filter_values": MAX_FILTER_VALUES,
+    "filter_bytes": MAX_FILTER_BYTES,
+    "metadata_depth": MAX_METADATA_DEPTH,
     "in_containment_values": IN_CONTAINMENT_VALUES,
 }

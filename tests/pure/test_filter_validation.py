@@ -1,4 +1,4 @@
-"""validate_filter / parse_key / normalize_filters against docs/filters.md (no database)."""
+"""validate_filter / normalize_filters against docs/filters.md (no database)."""
 
 import datetime
 import decimal
@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from vecs_sqlgen.exc import FilterError
-from vecs_sqlgen.filters import MAX_DEPTH, normalize_filters, parse_key, validate_filter
+from vecs_sqlgen.filters import MAX_DEPTH, normalize_filters, validate_filter
+from vecs_sqlgen.limits import MAX_FILTER_BYTES, MAX_FILTER_OBJECTS, MAX_FILTER_VALUES, MAX_METADATA_DEPTH
 
 ACCEPTED = [
     {},
@@ -33,15 +34,25 @@ ACCEPTED = [
     {"a": {"$gte": 1, "$lt": 5}},  # implicit AND of operators
     {"a": 1, "b": 2},  # implicit AND of clauses
     {"$and": [{"a": 1}, {"b": {"$ne": 2}}]},
-    {"$or": [{"a": 1}, {}]},
-    {"$not": {"a": 1}},
+    {"$or": [{"a": 1}, {"b": 2}]},
+    {"$not": {"a": 1}},  # a filter object (vecs refuses it): the complement
     {"$not": {}},
     {"$and": [{"$or": [{"$not": {"a": {"$not": {"$eq": 1}}}}]}]},
+    # keys are literal, as in vecs: dots, backslashes, a leading $ and "" are part of the key
     {"a.b.c": 1},
-    {"version\\.major": 3},
-    {"\\$price": {"$gt": 0}},
-    {"back\\\\slash": 1},
-    {"a.$b": 1},  # only a top-level key starting with $ is an operator
+    {"a\\b": 1},
+    {"$price": {"$gt": 0}},
+    {"": 1},
+    {"$": 1},
+    {"$foo": {"$in": [1]}},
+    {"$not": {"$eq": 1}},  # an operator object: the metadata key "$not", as in vecs
+    {"$not": {"$not": {"$bad": 1}}},  # no operator inside: complements, of {"$bad": 1} at the end
+    {"$not": 1},
+    # nested objects step into metadata objects
+    {"user": {"email": {"$eq": "x@y.z"}}},
+    {"user": {"email": "x@y.z", "$exists": True}},
+    {"a": {"b": {"c": {"$not": {"d": 1}}}}},
+    {"a": {"": {".": 1}}},
 ]
 
 
@@ -65,40 +76,30 @@ REJECTED = [
     (1.5, "filters must be a JSON object, got number"),
     (True, "filters must be a JSON object, got boolean"),
     # $and / $or
-    ({"$and": []}, "filter: $and expects a non-empty array of filter objects"),
-    ({"$or": []}, "filter: $or expects a non-empty array of filter objects"),
-    ({"$and": {"a": 1}}, "filter: $and expects a non-empty array of filter objects"),
-    ({"$or": "x"}, "filter: $or expects a non-empty array of filter objects"),
-    ({"$and": None}, "filter: $and expects a non-empty array of filter objects"),
-    ({"$and": [{"a": 1}, 2]}, "filter: $and expects a non-empty array of filter objects"),
-    ({"$or": [[{"a": 1}]]}, "filter: $or expects a non-empty array of filter objects"),
-    # top-level $not
-    ({"$not": []}, "filter: $not expects a filter object, got array"),
-    ({"$not": None}, "filter: $not expects a filter object, got null"),
-    ({"$not": "a"}, "filter: $not expects a filter object, got string"),
-    ({"$not": 1}, "filter: $not expects a filter object, got number"),
-    ({"$not": False}, "filter: $not expects a filter object, got boolean"),
-    # unknown top-level operator
-    ({"$foo": 1}, 'filter: unknown operator "$foo"'),
-    ({"$eq": 1}, 'filter: unknown operator "$eq"'),
-    ({"$": 1}, 'filter: unknown operator "$"'),
-    ({"$AND": [{"a": 1}]}, 'filter: unknown operator "$AND"'),
-    # bad keys
-    ({"": 1}, 'filter on "": invalid key (empty path segment)'),
-    ({"a..b": 1}, 'filter on "a..b": invalid key (empty path segment)'),
-    ({".a": 1}, 'filter on ".a": invalid key (empty path segment)'),
-    ({"a.": {"$gt": 1}}, 'filter on "a.": invalid key (empty path segment)'),
-    ({"a\\": 1}, 'filter on "a\\": invalid key (trailing backslash)'),
-    ({"a.b\\": {}}, 'filter on "a.b\\": invalid key (trailing backslash)'),
-    ({"a..b\\": 1}, 'filter on "a..b\\": invalid key (empty path segment)'),  # left to right
-    # operator objects
+    ({"$and": []}, "filter: $and expects a non-empty array of non-empty filter objects"),
+    ({"$or": []}, "filter: $or expects a non-empty array of non-empty filter objects"),
+    ({"$and": {"a": 1}}, "filter: $and expects a non-empty array of non-empty filter objects"),
+    ({"$or": "x"}, "filter: $or expects a non-empty array of non-empty filter objects"),
+    ({"$and": None}, "filter: $and expects a non-empty array of non-empty filter objects"),
+    ({"$and": [{"a": 1}, 2]}, "filter: $and expects a non-empty array of non-empty filter objects"),
+    ({"$or": [[{"a": 1}]]}, "filter: $or expects a non-empty array of non-empty filter objects"),
+    # {} inside $and / $or: vecs compiles it to NULL (no match), so it is refused rather than "all"
+    ({"$or": [{"a": 1}, {}]}, "filter: $or expects a non-empty array of non-empty filter objects"),
+    ({"$and": [{}]}, "filter: $and expects a non-empty array of non-empty filter objects"),
+    # top-level keys other than $and / $or are metadata keys: their values are checked as such
+    ({"$foo": {"$bar": 1}}, 'filter on "$foo": unknown operator "$bar"'),
+    ({"$not": {"$exists": 1}}, 'filter on "$not": $exists expects true or false, got number'),
+    ({"$not": {"$eq": 1, "a": {}}}, 'filter on "$not"."a": empty operator object'),
+    ({"": {}}, 'filter on "": empty operator object'),
+    # operator objects and nested keys
     ({"a": {}}, 'filter on "a": empty operator object'),
     ({"a": {"$not": {}}}, 'filter on "a": empty operator object'),
     ({"a": {"$foo": 1}}, 'filter on "a": unknown operator "$foo"'),
-    ({"a": {"b": 1}}, 'filter on "a": unknown operator "b"'),
+    ({"a": {"b": {}}}, 'filter on "a"."b": empty operator object'),
     ({"a": {"$and": [{"b": 1}]}}, 'filter on "a": unknown operator "$and"'),
     ({"a.b": {"$regex": "x"}}, 'filter on "a.b": unknown operator "$regex"'),
-    ({"version\\.major": {"$x": 1}}, 'filter on "version\\.major": unknown operator "$x"'),
+    ({"a": {"b": {"c": {"$gt": None}}}}, 'filter on "a"."b"."c": $gt expects a number or a string, got null'),
+    ({"a": {"$eq": 1, "b": {"$x": 1}}}, 'filter on "a"."b": unknown operator "$x"'),
     # range operators
     ({"a": {"$gt": None}}, 'filter on "a": $gt expects a number or a string, got null'),
     ({"a": {"$gte": True}}, 'filter on "a": $gte expects a number or a string, got boolean'),
@@ -132,7 +133,10 @@ REJECTED = [
     ({"a": {"$not": {"$not": {"$gt": None}}}}, 'filter on "a": $gt expects a number or a string, got null'),
     # faults deep inside
     ({"$and": [{"$or": [{"a": {"$in": 5}}]}]}, 'filter on "a": $in expects an array of scalars'),
-    ({"$not": {"$not": {"$bad": 1}}}, 'filter: unknown operator "$bad"'),
+    ({"$not": {"$not": {"$eq": 1, "$bad": 1}}}, 'filter on "$not": unknown operator "$bad"'),
+    ({"$not": {"$eq": 1, "$bad": 1}}, 'filter on "$not": unknown operator "$bad"'),
+    ({"$not": {"b": {"$not": {"$bad": 1}}}}, 'filter on "b": unknown operator "$bad"'),
+    ({"$not": {"$not": {"$not": {"x": {}}}}}, 'filter on "x": empty operator object'),
 ]
 
 
@@ -154,9 +158,9 @@ def test_rejects_with_spec_message(filters, message):
         ({"é": {}, "z": {}}, 'filter on "z": empty operator object'),
         ({"é": {}, "ab": {}}, 'filter on "ab": empty operator object'),
         # operators are keys too: "$or" (3 bytes) before "$and" (4), "b" before both
-        ({"$and": [], "$or": []}, "filter: $or expects a non-empty array of filter objects"),
+        ({"$and": [], "$or": []}, "filter: $or expects a non-empty array of non-empty filter objects"),
         ({"$and": [], "b": {}}, 'filter on "b": empty operator object'),
-        ({"$not": 1, "$foo": 1}, 'filter: unknown operator "$foo"'),
+        ({"$not": {}, "$foo": {}}, 'filter on "$foo": empty operator object'),
         # inside an operator object: "$gt" before "$like"
         ({"a": {"$like": 1, "$gt": None}}, 'filter on "a": $gt expects a number or a string, got null'),
         ({"a": {"$ne": 1, "$in": 1}}, 'filter on "a": $in expects an array of scalars'),
@@ -171,10 +175,10 @@ def test_jsonb_key_order(filters, message):
 
 def test_array_elements_in_order_depth_first():
     # element 0's nested fault is found before element 1's shape fault
-    with pytest.raises(FilterError, match=r'^filter: unknown operator "\$foo"$'):
-        validate_filter({"$and": [{"$or": [{"$foo": 1}]}, 5]})
+    with pytest.raises(FilterError, match=r'^filter on "\$foo": unknown operator "\$x"$'):
+        validate_filter({"$and": [{"$or": [{"$foo": {"$x": 1}}]}, 5]})
     with pytest.raises(FilterError, match=r"^filter: \$and expects"):
-        validate_filter({"$and": [5, {"$foo": 1}]})
+        validate_filter({"$and": [5, {"$foo": {"$x": 1}}]})
 
 
 def _nested(kind: str, levels: int) -> dict:
@@ -183,6 +187,11 @@ def _nested(kind: str, levels: int) -> dict:
         for _ in range(levels):
             ops = {"$not": ops}
         return {"a": ops}
+    if kind == "path":
+        value: object = 1
+        for _ in range(levels):
+            value = {"p": value}
+        return {"a": value}
     f: dict = {"a": 1}
     for i in range(levels):
         if kind == "mixed":
@@ -192,7 +201,7 @@ def _nested(kind: str, levels: int) -> dict:
     return f
 
 
-@pytest.mark.parametrize("kind", ["$and", "$or", "$not", "op_not", "mixed"])
+@pytest.mark.parametrize("kind", ["$and", "$or", "$not", "op_not", "path", "mixed"])
 def test_depth_limit(kind):
     assert validate_filter(_nested(kind, MAX_DEPTH)) == _nested(kind, MAX_DEPTH)
     with pytest.raises(FilterError) as info:
@@ -212,52 +221,11 @@ def test_depth_counts_top_level_and_operator_level_together():
 
 
 def test_type_fault_reported_before_depth():
-    f: dict = {"$not": 5}
+    f: dict = {"a": {"$not": 5}}
     for _ in range(MAX_DEPTH):
         f = {"$and": [f]}
-    with pytest.raises(FilterError, match=r"\$not expects a filter object, got number"):
+    with pytest.raises(FilterError, match=r"\$not expects an operator object, got number"):
         validate_filter(f)
-
-
-@pytest.mark.parametrize(
-    ("key", "segments"),
-    [
-        ("a", ["a"]),
-        ("a.b.c", ["a", "b", "c"]),
-        ("version\\.major", ["version.major"]),
-        ("a\\\\b", ["a\\b"]),
-        ("a\\\\.b", ["a\\", "b"]),
-        ("\\$price", ["$price"]),
-        ("$price", ["$price"]),
-        ("\\x", ["x"]),  # any escaped character is literal
-        ("a.\\.", ["a", "."]),
-        ("日本.語", ["日本", "語"]),
-        (" ", [" "]),
-    ],
-)
-def test_parse_key(key, segments):
-    assert parse_key(key) == segments
-
-
-@pytest.mark.parametrize(
-    ("key", "fault"),
-    [
-        ("", "empty path segment"),
-        (".", "empty path segment"),
-        ("a.", "empty path segment"),
-        (".a", "empty path segment"),
-        ("a..b", "empty path segment"),
-        ("\\", "trailing backslash"),
-        ("a\\", "trailing backslash"),
-        ("a\\\\\\", "trailing backslash"),
-        ("a.\\", "trailing backslash"),
-        (".\\", "empty path segment"),
-    ],
-)
-def test_parse_key_errors(key, fault):
-    with pytest.raises(FilterError) as info:
-        parse_key(key)
-    assert str(info.value) == f'filter on "{key}": invalid key ({fault})'
 
 
 PYTHON_ONLY = [
@@ -267,7 +235,7 @@ PYTHON_ONLY = [
     ({"a": float("nan")}, 'filter on "a": values must be finite numbers'),
     ({"a": {"$gt": float("inf")}}, 'filter on "a": values must be finite numbers'),
     ({"a": {"$in": [1, float("-inf")]}}, 'filter on "a": values must be finite numbers'),
-    ({"$and": [{"b.c": {"$not": {"$lt": np.float64("nan")}}}]}, 'filter on "b.c": values must be finite numbers'),
+    ({"$and": [{"b": {"c": {"$not": {"$lt": np.float64("nan")}}}}]}, 'filter on "b"."c": values must be finite numbers'),
     ({"a": datetime.date(2020, 1, 1)}, 'filter on "a": unsupported value of type date'),
     ({"a": {"$in": {1, 2}}}, 'filter on "a": unsupported value of type set'),
     ({"a": {"$eq": b"x"}}, 'filter on "a": unsupported value of type bytes'),
@@ -280,7 +248,7 @@ PYTHON_ONLY = [
     ({"a": {"$eq": {"k\x00": 1}}}, "filter: NUL characters are not allowed"),
     ({"a": {"$x\x00": 1}}, "filter: NUL characters are not allowed"),
     ({"a": "\ud800"}, "filter: strings must be valid Unicode (lone surrogate)"),
-    ({"$not": {1, 2}}, "filter: $not expects a filter object, got set"),
+    ({"$not": {1, 2}}, 'filter on "$not": unsupported value of type set'),
 ]
 
 
@@ -332,3 +300,70 @@ def test_normalize_filters_dispatches():
     assert normalize_filters("a = 1") == {"a": {"$eq": 1}}
     with pytest.raises(FilterError, match="unknown operator"):
         normalize_filters({"a": {"$nope": 1}})
+
+
+# ----------------------------------------------------------------------------- the work limits (issue 10, item 5)
+
+
+def _or_of_in(clauses: int, values: int) -> dict:
+    return {"$or": [{"n": {"$in": list(range(i * values, (i + 1) * values))}} for i in range(clauses)]}
+
+
+@pytest.mark.parametrize(
+    ("filters", "message"),
+    [
+        (_or_of_in(999, 100), f"filter: holds 1999 JSON objects, more than {MAX_FILTER_OBJECTS} (use $in for a long list of values)"),
+        (_or_of_in(300, 1000), f"filter: holds 300000 values, more than {MAX_FILTER_VALUES}"),
+        (_or_of_in(499, 21), f"filter: holds 10479 values, more than {MAX_FILTER_VALUES}"),
+        ({"n": {"$in": list(range(MAX_FILTER_VALUES + 1))}}, f"filter: holds {MAX_FILTER_VALUES + 1} values, more than {MAX_FILTER_VALUES}"),
+        ({"s": "x" * MAX_FILTER_BYTES}, f"filter: larger than {MAX_FILTER_BYTES} bytes as jsonb"),
+        ({"s": {"$in": ["y" * 200] * 5300}}, f"filter: larger than {MAX_FILTER_BYTES} bytes as jsonb"),
+    ],
+    ids=["issue-999x100", "issue-300x1000", "values", "one-in", "bytes", "bytes-in"],
+)
+def test_work_limits(filters, message):
+    with pytest.raises(FilterError) as info:
+        validate_filter(filters)
+    assert str(info.value) == message
+
+
+def test_at_the_work_limits_is_fine():
+    validate_filter(_or_of_in(499, 20))  # 999 objects, 9980 values
+    validate_filter({"n": {"$in": list(range(MAX_FILTER_VALUES))}})
+    validate_filter({"s": "x" * (MAX_FILTER_BYTES - 100)})
+
+
+def _deep_list(levels: int) -> list:
+    value: list = []
+    for _ in range(levels - 1):
+        value = [value]
+    return value  # `levels` levels of arrays
+
+
+def test_operand_nested_too_deeply_is_a_filter_error():
+    """A filter value nested 5,000 deep: FilterError, never RecursionError (issue 10, item 6)."""
+    assert validate_filter({"k": {"$eq": _deep_list(MAX_METADATA_DEPTH)}})
+    for levels in (MAX_METADATA_DEPTH + 1, 5000):
+        for filters in ({"k": {"$eq": _deep_list(levels)}}, {"k": _deep_list(levels)}, {"k": {"$ne": _deep_list(levels)}}):
+            with pytest.raises(FilterError, match=rf'^filter on "k": value nested deeper than {MAX_METADATA_DEPTH} levels$'):
+                validate_filter(filters)
+    deep: object = 1
+    for _ in range(5000):
+        deep = {"p": deep}
+    with pytest.raises(FilterError, match="JSON objects|nested deeper than 32 levels"):
+        validate_filter({"k": deep})
+    with pytest.raises(FilterError, match="nested deeper than 32 levels"):
+        validate_filter({"k": _deep_nested_keys(40)})
+
+
+def _deep_nested_keys(levels: int) -> object:
+    value: object = 1
+    for _ in range(levels):
+        value = {"p": value}
+    return value
+
+
+def test_keys_are_literal_as_in_vecs():
+    """What vecs 0.4.5 accepts passes through unchanged: no key is split or unescaped."""
+    for key in ("user.email", "$price", "a\\b", "", "a..b", "\\", "$not", "$in"):
+        assert validate_filter({key: {"$eq": 1}}) == {key: {"$eq": 1}}
