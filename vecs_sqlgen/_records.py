@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .exc import ArgError, InvalidRecord, MismatchedDimension
-from .limits import MAX_ID_BYTES
+from .limits import MAX_ID_BYTES, MAX_METADATA_DEPTH
 
 # jsonb rejects \u0000; json.dumps writes a NUL (in a key or a value) as that escape. An escaped
 # backslash followed by the text "u0000" is an even run of backslashes and does not count.
@@ -113,13 +113,44 @@ def _metadata_json(metadata: Any, where: str) -> bytes:
     except (TypeError, ValueError) as e:
         raise InvalidRecord(f"{where}: metadata is not JSON: {e}") from None
     except RecursionError:
-        raise InvalidRecord(f"{where}: metadata is nested too deeply") from None
+        text = ""  # deeper than this Python stack: deeper than the limit too, or reported as such
+    # a text nested d levels deep has at least 2d brackets: the walk is only needed for long ones
+    if not text or (len(text) > 2 * MAX_METADATA_DEPTH and depth(metadata) > MAX_METADATA_DEPTH):
+        raise InvalidRecord(f"{where}: metadata is nested deeper than {MAX_METADATA_DEPTH} levels")
     if "\\u0000" in text and _NUL_ESCAPE.search(text):
         raise InvalidRecord(f"{where}: metadata must not contain NUL characters")
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidRecord(f"{where}: metadata strings must be valid Unicode (lone surrogate)") from None
+
+
+def depth(value: Any) -> int:
+    """Nesting of objects and arrays in a JSON value ({} and [] are 1 level), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, np.ndarray):
+            node = node.tolist()
+        if isinstance(node, Mapping):
+            node = list(node.values())
+        if isinstance(node, (list, tuple)):
+            deepest = max(deepest, level)
+            stack.extend((x, level + 1) for x in node if isinstance(x, (Mapping, list, tuple, np.ndarray)))
+    return deepest
+
+
+def loads_metadata(data: bytes | str) -> Any:
+    """json.loads for what the server returns: metadata nested deeper than this Python stack can
+    decode (written before the depth limit, or by other clients) is an InvalidRecord, not a
+    RecursionError."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise InvalidRecord(
+            f"a record's metadata is nested too deeply to decode here (more than {MAX_METADATA_DEPTH} levels "
+            "are refused on write; read it with SQL, e.g. vecs.fetch)"
+        ) from None
 
 
 def _truth(value: Any) -> bool | None:

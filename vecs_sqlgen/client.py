@@ -19,11 +19,13 @@ import psycopg
 from pgvector.psycopg.vector import register_vector_info
 from psycopg import pq, sql
 from psycopg.types import TypeInfo
+from psycopg.types.json import set_json_loads
 
 from . import _args
 from . import dsn as _dsn
 from . import exc
 from . import install as _install
+from ._records import loads_metadata
 from .adapter import Adapter
 from .render import parse_version
 
@@ -106,6 +108,7 @@ class Client:
             # The vector type is looked up where it lives, whatever the search_path says.
             info = TypeInfo.fetch(conn, sql.Identifier(caps.vector_schema, "vector"))
             register_vector_info(conn, info)
+            set_json_loads(loads_metadata, conn)  # metadata too deep to decode: InvalidRecord, not RecursionError
         except psycopg.Error as e:
             err = _translate(e, conn)
             conn.close()

@@ -6,8 +6,10 @@ import warnings
 
 import numpy as np
 import pytest
+from psycopg import sql
 
 from vecs_sqlgen import IndexMeasure, exc
+from vecs_sqlgen.limits import MAX_METADATA_DEPTH
 
 NO_INDEX = r"Query does not have a covering index for IndexMeasure\.{}\. See Collection\.create_index"
 
@@ -60,9 +62,11 @@ def test_query_filters(filled, quiet):
     assert sorted(filled.query(q, filters={"$or": [{"year": 1973}, {"genre": {"$in": ["horror"]}}]})) == ["a", "d"]
     assert filled.query(q, filters={"tags": {"$contains": "x"}}) == ["d"]
     assert filled.query(q, filters={}) == filled.query(q)
-    # deliberate extensions: several keys = AND, dotted paths, more operators
+    # deliberate extensions: several keys = AND, nested objects as paths, more operators
     assert filled.query(q, filters={"genre": "drama", "year": {"$gt": 2000}}) == ["c"]
-    assert filled.query(q, filters={"info.lang": "en"}) == ["b"]
+    assert filled.query(q, filters={"info": {"lang": "en"}}) == ["b"]
+    assert filled.query(q, filters={"info": {"lang": {"$eq": "en"}}}) == ["b"]
+    assert filled.query(q, filters={"info.lang": {"$eq": "en"}}) == []  # the literal key "info.lang", as in vecs
     assert sorted(filled.query(q, filters={"archived": {"$exists": False}})) == ["a", "b", "d"]
     assert sorted(filled.query(q, filters={"genre": {"$nin": ["drama"]}})) == ["b", "d"]
     assert filled.query(q, filters={"genre": {"$ilike": "HOR%"}}) == ["d"]
@@ -76,6 +80,50 @@ def test_query_sql_string_filters(filled, quiet):
     assert filled.query(q, filters="genre like 'hor%'") == ["d"]
     assert sorted(filled.query(q, filters="info is null")) == ["a", "c", "d"]
     assert filled.query(q, filters="year >= 2000 and genre in ('drama', 'comedy') and not archived and info.lang = 'en'") == ["b"]
+    assert filled.query(q, filters='"info.lang" = \'en\'') == []  # a quoted name is one key
+    assert sorted(filled.query(q, filters="not (info.lang = 'en' or archived)")) == ["a", "d"]
+
+
+def test_drop_in_keys_mean_what_they_meant_in_vecs(docs, quiet):
+    """Issue 10, item 7: keys vecs takes literally (dots, a leading $, backslashes, "") select the same rows here."""
+    docs.upsert([
+        ("lit", [1, 0, 0], {"user.email": "x@y.z", "$price": 3, "a\\b": 1, "": 1, "$not": 1}),
+        ("nest", [0, 1, 0], {"user": {"email": "x@y.z"}, "price": 3, "a": {"b": 1}}),
+    ])
+    q = [1, 1, 1]
+    assert docs.query(q, filters={"user.email": {"$eq": "x@y.z"}}) == ["lit"]
+    assert docs.query(q, filters={"$price": {"$eq": 3}}) == ["lit"]
+    assert docs.query(q, filters={"a\\b": {"$eq": 1}}) == ["lit"]
+    assert docs.query(q, filters={"": {"$eq": 1}}) == ["lit"]
+    assert docs.query(q, filters={"$not": {"$eq": 1}}) == ["lit"]  # the key "$not" (vecs)
+    assert docs.query(q, filters={"user": {"email": {"$eq": "x@y.z"}}}) == ["nest"]  # vecs refuses this
+    assert docs.delete(filters={"$price": {"$eq": 3}}) == ["lit"]
+
+
+def test_deep_metadata_is_an_error_class_never_recursion_error(docs, conn, quiet):
+    """Issue 10, item 6: a record nested 10,000 deep (written by raw SQL, which vecs allowed) reads
+    back as InvalidRecord; the client and the server refuse to write one deeper than the limit."""
+    def deep(levels: int) -> dict:
+        value: list = []
+        for _ in range(levels - 2):
+            value = [value]
+        return {"k": value}  # `levels` levels: the object and levels - 1 arrays
+
+    docs.upsert([("ok", [1, 2, 3], deep(MAX_METADATA_DEPTH))])
+    assert docs.fetch(["ok"])[0][2] == deep(MAX_METADATA_DEPTH)
+    with pytest.raises(exc.InvalidRecord, match=rf'^record 1 \(id "bad"\): metadata is nested deeper than {MAX_METADATA_DEPTH} levels$'):
+        docs.upsert([("bad", [1, 2, 3], deep(MAX_METADATA_DEPTH + 1))])
+    with pytest.raises(exc.InvalidRecord, match=rf'^record 1 \(id "bad"\): metadata is nested deeper than {MAX_METADATA_DEPTH} levels$'):
+        docs.upsert([("bad", [1, 2, 3], deep(5000))])
+    table = sql.Identifier("vecs", docs.name)
+    conn.execute(sql.SQL("insert into {} values ('raw', '[1,2,3]', ('{{\"k\": ' || repeat('[', 10000) || repeat(']', 10000) || '}}')::jsonb)").format(table))
+    for read in (lambda: docs.fetch(["raw"]), lambda: docs["raw"],
+                 lambda: docs.query([1, 2, 3], include_metadata=True)):
+        with pytest.raises(exc.InvalidRecord, match="nested too deeply to decode"):
+            read()
+    assert sorted(docs.query([1, 2, 3], limit=2)) == ["ok", "raw"]  # ids only: nothing to decode
+    with pytest.raises(exc.FilterError, match=f'^filter on "k": value nested deeper than {MAX_METADATA_DEPTH} levels$'):
+        docs.query([1, 2, 3], filters={"k": {"$eq": deep(5000)["k"]}})
 
 
 @pytest.mark.parametrize(
