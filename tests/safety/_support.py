@@ -23,6 +23,13 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from vecs_sqlgen import exc
+from vecs_sqlgen.limits import (
+    MAX_FILTER_BYTES,
+    MAX_FILTER_DEPTH,
+    MAX_FILTER_OBJECTS,
+    MAX_FILTER_VALUES,
+    MAX_METADATA_DEPTH,
+)
 
 # ----------------------------------------------------------------------------- budgets
 
@@ -252,9 +259,64 @@ def mostly(usual: st.SearchStrategy, other: st.SearchStrategy, tenths: int = 8) 
 
 
 def escape_key(key: str) -> str:
-    """A metadata key as a filter path to that top-level key (docs/filters.md: \\ \\. \\$)."""
-    key = key.replace("\\", "\\\\").replace(".", "\\.")
-    return "\\" + key if key.startswith("$") else key
+    """A metadata key as a filter key to that top-level key: itself (keys are literal, as in vecs)."""
+    return key
+
+
+# Filters at and beyond the work limits (vecs_sqlgen/limits.py, docs/filters.md): each drawn with
+# whether it is within them. Within: compiles (fast); beyond: VX002 / FilterError naming the limit.
+def _or_of_in(clauses: int, values: int) -> dict:
+    return {"$or": [{"k": {"$in": [f"{i}.{j}" for j in range(values)]}} for i in range(clauses)]}
+
+
+def _nest_and(levels: int) -> dict:
+    f: dict = {"k": "x"}
+    for _ in range(levels):
+        f = {"$and": [f]}
+    return f
+
+
+def _deep_operand(levels: int) -> dict:
+    value: list = []
+    for _ in range(levels - 1):
+        value = [value]
+    return {"k": {"$eq": value}}
+
+
+def limit_filters() -> st.SearchStrategy[tuple[str, Any, bool]]:
+    """(the limit, a filter, within it) around each limit."""
+    objects = st.integers(MAX_FILTER_OBJECTS // 2 - 5, MAX_FILTER_OBJECTS // 2 + 5).flatmap(
+        lambda c: st.integers(1, MAX_FILTER_VALUES // c).map(lambda v: ("objects", _or_of_in(c, v), 1 + 2 * c <= MAX_FILTER_OBJECTS)))
+    values = st.integers(MAX_FILTER_VALUES - 10, MAX_FILTER_VALUES + 10).map(
+        lambda n: ("values", {"k": {"$in": list(range(n))}}, n <= MAX_FILTER_VALUES))
+    spread = st.integers(2, 40).flatmap(lambda c: st.integers(MAX_FILTER_VALUES // c - 2, MAX_FILTER_VALUES // c + 2).map(
+        lambda v: ("values", _or_of_in(c, v), c * v <= MAX_FILTER_VALUES)))
+    size = st.integers(MAX_FILTER_BYTES - 40, MAX_FILTER_BYTES + 40).map(  # {"k": s} is 17 + len(s) bytes as jsonb
+        lambda n: ("bytes", {"k": "x" * (n - 17)}, n <= MAX_FILTER_BYTES))
+    depth = st.integers(MAX_FILTER_DEPTH - 1, MAX_FILTER_DEPTH + 1).map(lambda d: ("depth", _nest_and(d), d <= MAX_FILTER_DEPTH))
+    operand = st.integers(MAX_METADATA_DEPTH - 1, MAX_METADATA_DEPTH + 2).map(
+        lambda d: ("operand depth", _deep_operand(d), d <= MAX_METADATA_DEPTH))
+    return st.one_of(objects, values, spread, size, depth, operand)
+
+
+def beyond_filter_limits(filters: Any) -> bool:
+    """Whether the client refuses a filter for one of the work limits (the server does too)."""
+    from vecs_sqlgen.filters import validate_filter
+
+    try:
+        validate_filter(filters)
+    except exc.FilterError as e:
+        return any(m in str(e) for m in LIMIT_MESSAGES.values())
+    return False
+
+
+LIMIT_MESSAGES = {
+    "objects": f"more than {MAX_FILTER_OBJECTS} (use $in",
+    "values": f"values, more than {MAX_FILTER_VALUES}",
+    "bytes": f"larger than {MAX_FILTER_BYTES} bytes",
+    "depth": f"nested deeper than {MAX_FILTER_DEPTH} levels",
+    "operand depth": f"value nested deeper than {MAX_METADATA_DEPTH} levels",
+}
 
 
 def shown(id_: str) -> str:
@@ -359,6 +421,7 @@ METADATA = st.one_of(
     st.dictionaries(hostile_text(), json_values(), max_size=5),
     st.builds(lambda k, v: {k: v}, hostile_text(), huge_text()),
     st.builds(lambda n: {"deep": nested(n)}, st.integers(50, 400)),
+    st.builds(lambda n: {"deep": nested(n)}, st.integers(MAX_METADATA_DEPTH - 3, MAX_METADATA_DEPTH - 1)),  # at the limit
     st.builds(lambda n: {"many": list(range(n))}, st.integers(1000, 20_000)),
     st.just({}),
     st.none(),
