@@ -14,7 +14,7 @@ from typing import Any, Optional, TypeVar
 import numpy as np
 
 from .exc import ArgError
-from .limits import MAX_DIMENSION
+from .limits import MAX_DIMENSION, MAX_FILTER_DEPTH
 
 E = TypeVar("E", bound=Enum)
 
@@ -32,6 +32,13 @@ def text(value: Any, what: str) -> str:
 
 def collection_name(value: Any) -> str:
     return text(value, "collection name")
+
+
+def key_path(keys: tuple[Any, ...]) -> list[str]:
+    """A metadata key path: 1 to MAX_FILTER_DEPTH keys (as the server checks it)."""
+    if not 1 <= len(keys) <= MAX_FILTER_DEPTH:
+        raise ArgError(f"key must be 1 to {MAX_FILTER_DEPTH} non-NULL keys (a path into nested objects), got {len(keys)}")
+    return [text(k, "key") for k in keys]
 
 
 def integer(value: Any, what: str, low: int, high: int) -> int:

@@ -64,8 +64,11 @@ def _statements(schema: str, vector_schema: str) -> dict[str, sql.Composed]:
             "select id, distance, vec, metadata from {s}.query("
             "%b::text, %b::{vector}, %b::int4, %b::jsonb, %b::text, %b::bool, %b::bool, %b::bool, %b::int4, %b::int4)"
         ),
-        "create_index": "select {s}.create_index(%b::text, %b::text, %b::text, %b::jsonb, %b::bool)",
+        "create_index": "select {s}.create_index(%b::text, %b::text, %b::text, %b::jsonb, %b::bool, %b::jsonb)",
         "indexes": "select index_name, kind from {s}.list_indexes(%b::text)",
+        "list_indexes": "select index_name, kind, method, measure, key, filters, valid from {s}.list_indexes(%b::text)",
+        "create_metadata_index": "select {s}.create_metadata_index(%b::text, variadic %b::text[])",
+        "drop_metadata_index": "select {s}.drop_metadata_index(%b::text, variadic %b::text[])",
     }
     return {name: sql.SQL(text).format(s=s, vector=vector, staging=staging) for name, text in texts.items()}
 

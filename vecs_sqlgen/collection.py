@@ -337,8 +337,14 @@ class Collection:
         method: IndexMethod = IndexMethod.auto,
         index_arguments: Optional[Union[IndexArgsIVFFlat, IndexArgsHNSW]] = None,
         replace: bool = True,
+        *,
+        filters: Optional[Union[Metadata, str]] = None,
     ) -> None:
         """Build the collection's vector index (replacing an existing one unless ``replace`` is False).
+
+        With ``filters`` (equality tests, e.g. ``{"section": "python"}``): a filtered index over the
+        records that filter selects, used by queries whose filter contains those tests; one per
+        filter, next to the collection's index (vecs has no such index).
 
         Readers are never blocked: they use the old index while the new one is built (writers wait),
         and the old one is then dropped, concurrently when a transaction is still using it (this call
@@ -365,11 +371,15 @@ class Collection:
                 "HNSW Unavailable. Upgrade your pgvector installation to > 0.5.0 to enable HNSW support"
             )
         imeasure = _args.choice(IndexMeasure, measure, "Unknown index measure")
+        filter_json = normalize_filters(filters) if filters is not None else None
         rows = self.client._execute(
             "create_index",
-            (self.name, imeasure.value, method.value, Jsonb(arguments) if arguments else None, replace),
+            (self.name, imeasure.value, method.value, Jsonb(arguments) if arguments else None, replace,
+             Jsonb(filter_json) if filter_json is not None else None),
         )
         name = rows[0][0]
+        if filter_json is not None:
+            return None  # the collection's own index is unchanged
         self._remember_index(name, imeasure.value)
         # The SQL function keeps the index it replaced when an open transaction is using the table
         # (dropping it there would queue every new query); outside a transaction block it can be
@@ -380,6 +390,22 @@ class Collection:
                     conn.execute(sql.SQL("drop index concurrently if exists {}").format(
                         sql.Identifier(self.client.schema, old)), prepare=False)
         return None
+
+
+    def create_metadata_index(self, *key: str) -> str:
+        """Build a btree index on the value of a metadata key (several keys: a path into nested
+        objects), which range, ``$ne``, ``$nin``, ``$exists`` and long ``$in`` filters on it use and
+        from whose statistics ``query`` estimates them. Returns its name; an existing one is kept."""
+        return str(self.client._execute("create_metadata_index", (self.name, _args.key_path(key)))[0][0])
+
+    def drop_metadata_index(self, *key: str) -> bool:
+        """Drop the metadata index on that key path; False when there is none."""
+        return bool(self.client._execute("drop_metadata_index", (self.name, _args.key_path(key)))[0][0])
+
+    def list_indexes(self) -> List[Dict[str, Any]]:
+        """Every index of the collection, as ``vecs.list_indexes`` reports it."""
+        names = ("index_name", "kind", "method", "measure", "key", "filters", "valid")
+        return [dict(zip(names, row)) for row in self.client._execute("list_indexes", (self.name,))]
 
 
 def _index_arguments(arguments: Any) -> Optional[dict]:

@@ -88,7 +88,7 @@ def test_method_signatures_match_vecs():
     }  # fmt: skip
     assert _params(C.create_index) == {
         "measure": (P, vecs.IndexMeasure.cosine_distance), "method": (P, vecs.IndexMethod.auto),
-        "index_arguments": (P, None), "replace": (P, True),
+        "index_arguments": (P, None), "replace": (P, True), "filters": (K, None),  # filters: ours (issue 11)
     }  # fmt: skip
     assert list(_params(C.upsert))[:2] == ["records", "skip_adapter"]
     assert _params(C.upsert)["skip_adapter"] == (P, False)
