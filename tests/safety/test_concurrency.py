@@ -64,11 +64,11 @@ def test_the_checks_catch_a_row_that_is_not_the_last_write(dsn, soak):
 
 def test_the_checks_catch_a_row_deleted_behind_their_back(dsn, soak):
     """Negative control of the delete checks: a row deleted with no delete reported (and no audit
-    entry) is reported, by the audit check and by the real-time-order check."""
+    entry) is reported by the audit check. (The real-time-order check sees it only when a call
+    read that id after the sabotage, which depends on timing: not asserted.)"""
     summary = soak.run(dsn, seconds=2, writers=4, ids=200, seed=1, _sabotage_delete=True)
     assert not summary["ok"]
     assert any("absent though their last committed change is a write" in f for f in summary["failures"]), summary["failures"]
-    assert any("violate real-time order" in f for f in summary["failures"]), summary["failures"]
     assert summary["errors"] == 0 and summary["deadlocks"] == 0
 
 

@@ -1,0 +1,249 @@
+"""Metadata indexes, filtered vector indexes and how query decides (issue 11), as a psql user calls them.
+
+- create_metadata_index(collection, VARIADIC key): a btree index on the compiler's expressions for a
+  key path, which range filters then use and from whose statistics query estimates them;
+- create_index(..., filters => {...}): a filtered (partial) vector index that a query whose filter
+  has those tests uses, with unfiltered-like recall on the subset;
+- query decides between exact search and the index from estimates (planner statistics, else a
+  sample), never by counting the matches; a wrong estimate costs time, never completeness.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+
+import numpy as np
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+import vecs_sqlgen
+from vecs_sqlgen import exc
+
+from .helpers import raises
+from .packaging import as_role, scratch  # noqa: F401 - fixtures
+
+N = 3000
+DIM = 8
+
+
+def vec(x) -> str:
+    return "[" + ",".join(f"{v:.6f}" for v in x) + "]"
+
+
+@pytest.fixture
+def docs(conn):
+    """3,000 × 8 vectors with an HNSW index: n = i, g = i % 10 ("py" for g = 0), info.lang en/de."""
+    name = f"search {uuid.uuid4().hex[:8]}"
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((N, DIM)).astype(np.float32)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    metas = [{"n": i, "g": i % 10, "s": "py" if i % 10 == 0 else "other", "info": {"lang": "en" if i % 2 else "de"}}
+             for i in range(N)]
+    conn.execute("select vecs.create_collection(%s, %s)", (name, DIM))
+    conn.execute("select vecs.upsert(%s, %s)", (name, Jsonb([[f"r{i}", X[i].tolist(), metas[i]] for i in range(N)])))
+    conn.execute("select vecs.create_index(%s)", (name,))
+    conn.execute(sql.SQL("analyze {}").format(sql.Identifier("vecs", name)))
+    yield name, X, metas
+    conn.execute("select vecs.drop_collection(%s)", (name,))
+
+
+def exact_ids(X, metas, q, k, keep) -> list[str]:
+    idx = [i for i in range(len(metas)) if keep(metas[i])]
+    d = 1 - X[idx] @ (q / np.linalg.norm(q))
+    order = np.lexsort((np.array([f"r{i}" for i in idx]), d))[:k]
+    return [f"r{idx[j]}" for j in order]
+
+
+@contextlib.contextmanager
+def reported(conn):
+    """vecs.query's DEBUG reports of the path it took."""
+    seen: list[str] = []
+
+    def keep(d):
+        if (d.message_primary or "").startswith("vecs.query: "):
+            seen.append(d.message_primary[len("vecs.query: "):])
+    conn.execute("set client_min_messages = debug1")
+    conn.add_notice_handler(keep)
+    try:
+        yield seen
+    finally:
+        conn.remove_notice_handler(keep)
+        conn.execute("reset client_min_messages")
+
+
+def index_scans(conn, index: str) -> int:
+    """Scans of ``index`` in the current transaction."""
+    return conn.execute("select pg_stat_get_xact_numscans(%s::regclass)", (f'vecs."{index}"',)).fetchone()[0]
+
+
+def query_ids(conn, name, q, k, filters) -> list[str]:
+    return [r[0] for r in conn.execute("select id from vecs.query(%s, %s, k => %s, filters => %s)",
+                                       (name, vec(q), k, Jsonb(filters)))]
+
+
+# ----------------------------------------------------------------------------- metadata indexes
+
+
+def test_create_metadata_index_and_list_it(conn, docs):
+    name, _, _ = docs
+    ix = conn.execute("select vecs.create_metadata_index(%s, 'n')", (name,)).fetchone()[0]
+    assert ix.startswith("ix_meta_btree_n_")
+    assert conn.execute("select vecs.create_metadata_index(%s, 'n')", (name,)).fetchone()[0] == ix  # kept as it is
+    nested = conn.execute("select vecs.create_metadata_index(%s, 'info', 'lang')", (name,)).fetchone()[0]
+    assert nested.startswith("ix_meta_btree_info_lang_")
+    rows = conn.execute("select index_name, kind, method, key from vecs.list_indexes(%s) where method = 'btree' and kind = 'metadata'",
+                        (name,)).fetchall()
+    assert sorted(rows) == sorted([(ix, "metadata", "btree", ["n"]), (nested, "metadata", "btree", ["info", "lang"])])
+    odd = conn.execute("""select vecs.create_metadata_index(%s, 'Ünï "code"; drop', '')""", (name,)).fetchone()[0]
+    assert odd.startswith("ix_meta_btree_n_code_drop_")
+    assert conn.execute("select vecs.drop_metadata_index(%s, 'n')", (name,)).fetchone()[0] is True
+    assert conn.execute("select vecs.drop_metadata_index(%s, 'n')", (name,)).fetchone()[0] is False
+    assert ix not in [r[0] for r in conn.execute("select index_name from vecs.list_indexes(%s)", (name,))]
+
+
+@pytest.mark.parametrize("call", [
+    "select vecs.create_metadata_index(%s, variadic '{}'::text[])",
+    "select vecs.create_metadata_index(%s, variadic array[null]::text[])",
+    "select vecs.create_metadata_index(%s, variadic array_fill('k'::text, array[33]))",
+])
+def test_create_metadata_index_bad_key(conn, docs, call):
+    with raises("VX001", match="key must be 1 to 32 non-NULL keys"):
+        conn.execute(call, (docs[0],))
+
+
+def test_metadata_index_answers_and_estimates_range_filters(conn, docs):
+    """With the index, a selective range filter is estimated by the planner (no sample) and its
+    exact search reads the matches through the index; without it, a sample estimates it."""
+    name, X, metas = docs
+    q = np.random.default_rng(1).standard_normal(DIM).astype(np.float32)
+    flt = {"n": {"$gte": 2900}}
+    want = exact_ids(X, metas, q, 10, lambda m: m["n"] >= 2900)
+    conn.execute("set vecs.exact_search_threshold = 1000")
+    with reported(conn) as seen:
+        assert query_ids(conn, name, q, 10, flt) == want
+    assert seen[0].startswith("exact search (sample: "), seen
+    ix = conn.execute("select vecs.create_metadata_index(%s, 'n')", (name,)).fetchone()[0]
+    with conn.transaction():
+        before = index_scans(conn, ix)
+        with reported(conn) as seen:
+            assert query_ids(conn, name, q, 10, flt) == want
+        assert index_scans(conn, ix) > before
+    assert seen[0].startswith("exact search (estimate: "), seen
+    estimate = int(seen[0].split("estimate: ")[1].split(" ")[0])
+    assert 50 <= estimate <= 200, seen  # 100 match
+    conn.execute("reset vecs.exact_search_threshold")
+
+
+def test_metadata_index_needs_ownership(dsn, conn, docs, scratch):
+    other = scratch.role("vecs_meta")
+    conn.execute(sql.SQL("grant usage on schema vecs to {}").format(sql.Identifier(other)))
+    conn.execute(sql.SQL("grant select, insert, update, delete on {} to {}").format(sql.Identifier("vecs", docs[0]), sql.Identifier(other)))
+    with psycopg.connect(as_role(dsn, other), autocommit=True) as c:
+        with raises("42501", match="must be owner of table"):
+            c.execute("select vecs.create_metadata_index(%s, 'n')", (docs[0],))
+
+
+# ----------------------------------------------------------------------------- filtered vector indexes
+
+
+def test_filtered_index_is_used_by_queries_whose_filter_has_its_tests(conn, docs):
+    name, X, metas = docs
+    full = conn.execute("select index_name from vecs.list_collections() where name = %s", (name,)).fetchone()[0]
+    ix = conn.execute("""select vecs.create_index(%s, filters => '{"s": "py"}')""", (name,)).fetchone()[0]
+    assert ix.startswith("ix_filtered_vector_cosine_ops_hnsw_m16_efc64_")
+    # the collection's own index is unchanged, and vecs would not take the filtered one for it
+    assert conn.execute("select index_name from vecs.list_collections() where name = %s", (name,)).fetchone()[0] == full
+    assert conn.execute("select kind, filters from vecs.list_indexes(%s) where index_name = %s", (name, ix)).fetchone() == (
+        "filtered vector", {"s": "py"})
+    conn.execute(sql.SQL("analyze {}").format(sql.Identifier("vecs", name)))
+    rng = np.random.default_rng(3)
+    conn.execute("set vecs.exact_search_threshold = 100")  # 300 rows match: an index search
+    hits = 0
+    for _ in range(10):
+        q = rng.standard_normal(DIM).astype(np.float32)
+        for flt, keep in (({"s": "py"}, lambda m: m["s"] == "py"),
+                          ({"s": "py", "n": {"$lt": 1500}}, lambda m: m["s"] == "py" and m["n"] < 1500)):
+            with conn.transaction():
+                # at 3,000 rows the planner would rather sort the GIN index's 300 matches (an
+                # exact search); on a collection of a size that needs the index it walks it
+                conn.execute("set local enable_bitmapscan = off")
+                conn.execute("set local enable_seqscan = off")
+                before = index_scans(conn, ix)
+                with reported(conn) as seen:
+                    got = query_ids(conn, name, q, 10, flt)
+                assert index_scans(conn, ix) > before, flt
+            assert seen[0].startswith("index search (filtered index: "), seen
+            want = exact_ids(X, metas, q, 10, keep)
+            assert len(got) == 10
+            hits += len(set(got) & set(want))
+    assert hits / 200 >= 0.95  # the subset's own graph: unfiltered-like recall
+    # a filter without those tests does not use it
+    with conn.transaction():
+        before = index_scans(conn, ix)
+        query_ids(conn, name, rng.standard_normal(DIM), 10, {"g": {"$in": [1, 2, 3, 4, 5]}})
+        assert index_scans(conn, ix) == before
+    conn.execute("reset vecs.exact_search_threshold")
+
+
+def test_filtered_index_replace_and_refusals(conn, docs):
+    name = docs[0]
+    first = conn.execute("""select vecs.create_index(%s, filters => '{"s": "py"}')""", (name,)).fetchone()[0]
+    other = conn.execute("""select vecs.create_index(%s, filters => '{"g": 3, "info": {"lang": "en"}}')""", (name,)).fetchone()[0]
+    with raises("VX008"):
+        conn.execute("""select vecs.create_index(%s, filters => '{"s": "py"}', replace => false)""", (name,))
+    again = conn.execute("""select vecs.create_index(%s, filters => '{"s": {"$eq": "py"}}')""", (name,)).fetchone()[0]
+    filtered = [r[0] for r in conn.execute("select index_name from vecs.list_indexes(%s) where kind = 'filtered vector'", (name,))]
+    assert sorted(filtered) == sorted([again, other]) and first not in filtered
+    for bad in ({"n": {"$gt": 3}}, {"$or": [{"s": "py"}, {"g": 1}]}, {"s": {"$ne": "py"}}, {}):
+        with raises("VX001", match="a filtered index takes a filter of equality tests on scalars"):
+            conn.execute("select vecs.create_index(%s, filters => %s)", (name, Jsonb(bad)))
+    with raises("VX002"):
+        conn.execute("""select vecs.create_index(%s, filters => '{"s": {"$bogus": 1}}')""", (name,))
+
+
+# ----------------------------------------------------------------------------- how query decides
+
+
+def test_no_count_and_a_wrong_estimate_costs_only_time(conn, docs):
+    """Statistics that say a value is everywhere when it is nowhere near (stale after an update):
+    query takes the index path on the estimate, the index scan stops short, the exact fallback
+    makes the result complete. The table is never counted."""
+    name, X, metas = docs
+    table = sql.Identifier("vecs", name)
+    conn.execute(sql.SQL("alter table {} set (autovacuum_enabled = false)").format(table))
+    conn.execute(sql.SQL("update {} set metadata = metadata || '{{\"s\": \"py\"}}'").format(table))
+    conn.execute(sql.SQL("analyze {}").format(table))
+    conn.execute(sql.SQL("update {} set metadata = metadata || jsonb_build_object('s', case when (metadata ->> 'n')::int < 5 then 'py' else 'other' end)").format(table))
+    q = np.random.default_rng(4).standard_normal(DIM).astype(np.float32)
+    conn.execute("set vecs.exact_search_threshold = 100")
+    with reported(conn) as seen:
+        got = query_ids(conn, name, q, 10, {"s": "py"})
+    assert seen[0].startswith("index search (estimate: "), seen
+    assert sorted(got) == [f"r{i}" for i in range(5)]  # complete: all 5 that match
+    conn.execute("reset vecs.exact_search_threshold")
+    conn.execute(sql.SQL("alter table {} reset (autovacuum_enabled)").format(table))
+
+
+def test_python_api(dsn, docs):
+    name, X, metas = docs
+    with vecs_sqlgen.create_client(dsn) as vx:
+        coll = vx.get_or_create_collection(name, dimension=DIM)
+        ix = coll.create_metadata_index("info", "lang")
+        assert ix.startswith("ix_meta_btree_info_lang_")
+        coll.create_index(filters={"s": "py"})
+        coll.create_index(filters="s = 'other' and g = 3")  # the SQL-string form too
+        kinds = sorted((i["kind"], str(i["key"] or i["filters"])) for i in coll.list_indexes() if i["kind"] != "id")
+        assert ("filtered vector", "{'s': 'py'}") in kinds and ("metadata", "['info', 'lang']") in kinds
+        assert ("filtered vector", "{'$and': [{'s': {'$eq': 'other'}}, {'g': {'$eq': 3}}]}") in kinds or any(
+            k == "filtered vector" and "other" in f for k, f in kinds)
+        assert coll.index.startswith("ix_vector_cosine_ops_hnsw")
+        assert coll.drop_metadata_index("info", "lang") is True
+        with pytest.raises(exc.ArgError, match="key must be 1 to 32"):
+            coll.create_metadata_index()
+        with pytest.raises(exc.ArgError):
+            coll.create_index(filters={"n": {"$gt": 1}})
+        q = X[7] + 0.01
+        assert coll.query(data=q, limit=3, filters={"s": "py"})
