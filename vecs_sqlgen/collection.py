@@ -372,11 +372,26 @@ class Collection:
             )
         imeasure = _args.choice(IndexMeasure, measure, "Unknown index measure")
         filter_json = normalize_filters(filters) if filters is not None else None
-        rows = self.client._execute(
-            "create_index",
-            (self.name, imeasure.value, method.value, Jsonb(arguments) if arguments else None, replace,
-             Jsonb(filter_json) if filter_json is not None else None),
-        )
+        notices: List[str] = []
+        with self.client._session() as conn:
+            # pgvector says when the graph outgrows the build memory (the build goes on, on disk,
+            # far slower): passed on to the caller, who can raise vecs.max_build_memory
+            def keep(d: Any) -> None:
+                notices.append(d.message_primary or "")
+
+            conn.add_notice_handler(keep)
+            try:
+                rows = self.client._execute(
+                    "create_index",
+                    (self.name, imeasure.value, method.value, Jsonb(arguments) if arguments else None, replace,
+                     Jsonb(filter_json) if filter_json is not None else None),
+                )
+            finally:
+                conn.remove_notice_handler(keep)
+        for notice in notices:
+            if "no longer fits into maintenance_work_mem" in notice:
+                warnings.warn(f"{notice}: the build went on more slowly; give it more memory with "
+                              "SET vecs.max_build_memory = '4GB' (for the session or role)", stacklevel=2)
         name = rows[0][0]
         if filter_json is not None:
             return None  # the collection's own index is unchanged

@@ -90,3 +90,22 @@ def test_index_is_cached(vx, filled, conn):
     conn.execute("select vecs.create_index(%s)", (filled.name,))
     assert filled.index is None  # looked up once per Collection object, as vecs caches it
     assert vx.get_or_create_collection(filled.name, dimension=3).index is not None
+
+
+def test_build_memory_notice_reaches_the_caller(vx, name):
+    """pgvector's "graph no longer fits into maintenance_work_mem" (the build goes on on disk, far
+    slower) becomes a warning that says how to give the build more memory (issue 11)."""
+    import numpy as np
+
+    coll = vx.get_or_create_collection(name, dimension=8)
+    rng = np.random.default_rng(2)
+    coll.upsert([(f"r{i}", rng.standard_normal(8), {}) for i in range(3000)])
+    vx._conn.execute("set maintenance_work_mem = '1MB'")
+    vx._conn.execute("set vecs.max_build_memory = '1MB'")
+    try:
+        with pytest.warns(UserWarning, match="no longer fits into maintenance_work_mem.*vecs.max_build_memory"):
+            coll.create_index()
+    finally:
+        vx._conn.execute("reset maintenance_work_mem")
+        vx._conn.execute("reset vecs.max_build_memory")
+    assert coll.index is not None
