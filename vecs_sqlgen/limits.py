@@ -32,6 +32,12 @@ MAX_METADATA_DEPTH = 512
 # answer it; each costs ~0.07 µs per row); beyond, one hashed equality test per row.
 IN_CONTAINMENT_VALUES = 8
 
+# The metadata key whose text full-text search indexes (enable_text_search): its UTF-8 bytes.
+MAX_TEXT_KEY_BYTES = 255
+
+# Candidates each branch of a hybrid query contributes to the fusion (vecs.query's k bound).
+MAX_CANDIDATES = 1000
+
 LIMITS = {
     "dimension": MAX_DIMENSION,
     "id_bytes": MAX_ID_BYTES,
@@ -41,4 +47,6 @@ LIMITS = {
     "filter_bytes": MAX_FILTER_BYTES,
     "metadata_depth": MAX_METADATA_DEPTH,
     "in_containment_values": IN_CONTAINMENT_VALUES,
+    "text_key_bytes": MAX_TEXT_KEY_BYTES,
+    "candidates": MAX_CANDIDATES,
 }
