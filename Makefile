@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 CLI    := $(VENV)/bin/vecs-sqlgen
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-pg16 test-matrix sql extension install-extension docker-image clean bench
+.PHONY: demo test lint test-pg16 test-matrix sql extension install-extension docker-image clean bench
 
 # The server an extension bundle is for: PG_CONFIG=/path/to/pg_config (default: the embedded server's),
 # and its pgvector version (default: the one that installation has; PGVECTOR=x.y.z to choose).
@@ -18,18 +18,24 @@ DOCKER_PGVECTOR = $(or $(PGVECTOR),0.8.1)
 # pinned in the same pip command: the CPU wheel; an unpinned torch pulls several GB of CUDA packages.
 TORCH ?= torch==2.13.0
 
-# The virtualenv with the package (editable), its test tools and the [text] extra; rebuilt when
-# pyproject or this Makefile changes.
+# The virtualenv with the package (editable), its test and lint tools, the [text] extra and the
+# integrations (with their standard test suites); rebuilt when pyproject or this Makefile changes.
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,text]" "$(TORCH)"
+	$(PY) -m pip install --quiet -e ".[test,lint,text,langchain,llama-index,integration-tests]" "$(TORCH)"
 	touch $@
 
 # Install into the embedded PostgreSQL 18 + pgvector server and run the demo from SQL with psql.
 demo: $(STAMP)
 	$(CLI) install
 	$$($(PY) -c 'from vecs_sqlgen.dsn import embedded_bin; print(embedded_bin("psql"))') -X -q "$$($(CLI) dsn)" -f examples/demo.sql
+
+# ruff (lint + format) and mypy --strict on vecs_sqlgen/, as configured in pyproject.toml.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check vecs_sqlgen
+	$(VENV)/bin/ruff format --check vecs_sqlgen
+	$(VENV)/bin/mypy --strict vecs_sqlgen
 
 # Every test layer (pure, SQL-level, Python API, compatibility) against a real server; the SQL-level
 # suite again on CREATE EXTENSION vecs (the bundle installed into the embedded server); and on

@@ -37,7 +37,9 @@ def collection_name(value: Any) -> str:
 def key_path(keys: tuple[Any, ...]) -> list[str]:
     """A metadata key path: 1 to MAX_FILTER_DEPTH keys (as the server checks it)."""
     if not 1 <= len(keys) <= MAX_FILTER_DEPTH:
-        raise ArgError(f"key must be 1 to {MAX_FILTER_DEPTH} non-NULL keys (a path into nested objects), got {len(keys)}")
+        raise ArgError(
+            f"key must be 1 to {MAX_FILTER_DEPTH} non-NULL keys (a path into nested objects), got {len(keys)}"
+        )
     return [text(k, "key") for k in keys]
 
 

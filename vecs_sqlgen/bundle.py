@@ -29,7 +29,9 @@ EXTENSION = "vecs"
 # pgvector versions at which what the rendered functions use changes (see render.Capabilities)
 LEVELS = ((0, 5, 0), (0, 7, 0), (0, 8, 0))
 
-_BUILD_INFO = re.compile(r"\.build_info\(\)\s+RETURNS jsonb.*?\$function\$ SELECT '(\{.*?\})'::jsonb \$function\$", re.S)
+_BUILD_INFO = re.compile(
+    r"\.build_info\(\)\s+RETURNS jsonb.*?\$function\$ SELECT '(\{.*?\})'::jsonb \$function\$", re.S
+)
 
 
 def pgvector_range(caps: _render.Capabilities) -> tuple[tuple[int, int, int], tuple[int, int, int] | None]:
@@ -63,13 +65,24 @@ def control(schema: str = "vecs", caps: _render.Capabilities | None = None, *, v
 def _guard(rendered: _render.Rendered, schema: str, caps: _render.Capabilities, version: str, *, install: bool) -> str:
     low, high = pgvector_range(caps)
     return _render.render_piece(
-        "extension_guard.sql.j2", schema, caps, version=version, install=install,
-        min_pgvector=low, next_pgvector=high, names=rendered.functions,
+        "extension_guard.sql.j2",
+        schema,
+        caps,
+        version=version,
+        install=install,
+        min_pgvector=low,
+        next_pgvector=high,
+        names=rendered.functions,
     )
 
 
-def install_script(schema: str = "vecs", caps: _render.Capabilities | None = None, *, version: str = __version__,
-                   templates: Path | None = None) -> str:
+def install_script(
+    schema: str = "vecs",
+    caps: _render.Capabilities | None = None,
+    *,
+    version: str = __version__,
+    templates: Path | None = None,
+) -> str:
     """vecs--VERSION.sql: the psql guard line, the target check, then the install SQL without CREATE SCHEMA."""
     caps = caps or _render.Capabilities()
     rendered = _render.render(schema, caps, version=version, extension=True, templates=templates)
@@ -77,7 +90,9 @@ def install_script(schema: str = "vecs", caps: _render.Capabilities | None = Non
         f'\\echo Use "CREATE EXTENSION {EXTENSION}" to load this file. \\quit\n'
         f"-- vecs-sqlgen {version}: the script of CREATE EXTENSION {EXTENSION}, for pgvector {caps.pgvector} in schema "
         f"{caps.vector_schema}.\n-- Built by vecs-sqlgen bundle from sql/ (the templates of vecs-sqlgen install): do not edit.\n\n"
-        + _guard(rendered, schema, caps, version, install=True) + "\n" + rendered.sql
+        + _guard(rendered, schema, caps, version, install=True)
+        + "\n"
+        + rendered.sql
     )
 
 
@@ -99,8 +114,14 @@ def script_info(text: str) -> ScriptInfo:
     return ScriptInfo(info["version"], info["schema"], vector_schema, _render.manifest(text, vector_schema))
 
 
-def upgrade_script(old: str, schema: str = "vecs", caps: _render.Capabilities | None = None, *,
-                   version: str = __version__, templates: Path | None = None) -> tuple[str, str]:
+def upgrade_script(
+    old: str,
+    schema: str = "vecs",
+    caps: _render.Capabilities | None = None,
+    *,
+    version: str = __version__,
+    templates: Path | None = None,
+) -> tuple[str, str]:
     """vecs--A--VERSION.sql from ``old``, the text of the script that installed A (an install script,
     or an upgrade script ending at A): the target check, the DROPs of the functions VERSION no longer
     has or declares differently (upgrade.py), then every function of VERSION (CREATE OR REPLACE).
@@ -121,7 +142,9 @@ def upgrade_script(old: str, schema: str = "vecs", caps: _render.Capabilities | 
         f"-- Built by vecs-sqlgen bundle --upgrade-from (the {before.version} script); do not edit once released.\n"
         f"-- dropped: {', '.join(plan.removed) or 'none'}; dropped and created again: {', '.join(plan.redeclared) or 'none'}\n\n"
     )
-    return before.version, header + _guard(rendered, schema, caps, version, install=False) + "\n" + drop + rendered.sql + grants
+    return before.version, header + _guard(
+        rendered, schema, caps, version, install=False
+    ) + "\n" + drop + rendered.sql + grants
 
 
 def committed_upgrades() -> list[Path]:
@@ -130,15 +153,23 @@ def committed_upgrades() -> list[Path]:
     return sorted(folder.glob(f"{EXTENSION}--*--*.sql")) if folder.is_dir() else []
 
 
-def write(out_dir: str | os.PathLike, schema: str = "vecs", caps: _render.Capabilities | None = None, *,
-          version: str = __version__, upgrade_from: list[str | os.PathLike] = (),
-          templates: Path | None = None) -> list[Path]:
+def write(
+    out_dir: str | os.PathLike,
+    schema: str = "vecs",
+    caps: _render.Capabilities | None = None,
+    *,
+    version: str = __version__,
+    upgrade_from: list[str | os.PathLike] = (),
+    templates: Path | None = None,
+) -> list[Path]:
     """Write the bundle into ``out_dir``; returns the files, control file first."""
     caps = caps or _render.Capabilities()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    files = {out / f"{EXTENSION}.control": control(schema, caps, version=version),
-             out / f"{EXTENSION}--{version}.sql": install_script(schema, caps, version=version, templates=templates)}
+    files = {
+        out / f"{EXTENSION}.control": control(schema, caps, version=version),
+        out / f"{EXTENSION}--{version}.sql": install_script(schema, caps, version=version, templates=templates),
+    }
     for path in committed_upgrades():
         if path.resolve().parent != out.resolve():
             files.setdefault(out / path.name, path.read_text())
@@ -211,4 +242,3 @@ def remove_files(names: list[str], pg_config: str | os.PathLike | None = None) -
     target = sharedir(pg_config) / "extension"
     for name in names:
         (target / name).unlink(missing_ok=True)
-

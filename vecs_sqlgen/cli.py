@@ -31,16 +31,22 @@ def cmd_install(args) -> int:
         if args.dry_run:
             rendered, *_ = _install.plan(conn, args.schema)
             sys.stdout.write(rendered.sql)
-            print(f"-- dry run: would have {result.action} vecs-sqlgen {result.version} in schema {args.schema}; nothing was changed",
-                  file=sys.stderr)
+            print(
+                f"-- dry run: would have {result.action} vecs-sqlgen {result.version} in schema {args.schema}; nothing was changed",
+                file=sys.stderr,
+            )
             return 0
     if result.action == "newer":
-        print(f"schema {result.schema} has vecs-sqlgen {result.previous}, newer than this package "
-              f"({result.version}): nothing changed")
+        print(
+            f"schema {result.schema} has vecs-sqlgen {result.previous}, newer than this package "
+            f"({result.version}): nothing changed"
+        )
         return 0
     previous = f" (was {result.previous})" if result.previous and result.previous != result.version else ""
-    print(f"vecs-sqlgen {result.version} {result.action} in schema {result.schema}{previous} "
-          f"(pgvector {result.caps.pgvector} in schema {result.caps.vector_schema})")
+    print(
+        f"vecs-sqlgen {result.version} {result.action} in schema {result.schema}{previous} "
+        f"(pgvector {result.caps.pgvector} in schema {result.caps.vector_schema})"
+    )
     _warn_creators(args)
     return 0
 
@@ -53,8 +59,10 @@ def _warn_creators(args) -> None:
     if roles:
         print(f"vecs-sqlgen: warning: {_install.creators_warning(args.schema, roles)}", file=sys.stderr)
     if foreign:
-        print(f"vecs-sqlgen: warning: objects of other roles in schema {args.schema}: {'; '.join(foreign)}",
-              file=sys.stderr)
+        print(
+            f"vecs-sqlgen: warning: objects of other roles in schema {args.schema}: {'; '.join(foreign)}",
+            file=sys.stderr,
+        )
 
 
 def cmd_render(args) -> int:
@@ -79,11 +87,14 @@ def cmd_bundle(args) -> int:
             caps = _install.detect(conn)
     else:
         # the pgvector of the server the bundle is for: --pg-config's installation, else the embedded one
-        caps = _render.Capabilities(pgvector=args.pgvector or _bundle.available_pgvector(args.pg_config),
-                                    vector_schema=args.vector_schema)
+        caps = _render.Capabilities(
+            pgvector=args.pgvector or _bundle.available_pgvector(args.pg_config), vector_schema=args.vector_schema
+        )
     files = _bundle.write(args.output, args.schema, caps, upgrade_from=args.upgrade_from)
-    print(f"vecs-sqlgen {__version__} extension bundle for pgvector {caps.pgvector} in schema {caps.vector_schema}: "
-          + ", ".join(str(f) for f in files))
+    print(
+        f"vecs-sqlgen {__version__} extension bundle for pgvector {caps.pgvector} in schema {caps.vector_schema}: "
+        + ", ".join(str(f) for f in files)
+    )
     if args.install:
         copied = _bundle.install_files(files, args.pg_config)
         print(f"copied {len(copied)} files into {copied[0].parent}; then: CREATE EXTENSION {_bundle.EXTENSION} CASCADE")
@@ -103,13 +114,15 @@ def cmd_status(args) -> int:
         print(f"vecs-sqlgen: {info['version']} in schema {args.schema} (this package: {__version__})")
         owner = _install.extension_managed(conn, args.schema)
         if owner:
-            print(f"extension:   {owner} {_install.extension_version(conn, owner)} (upgrade with ALTER EXTENSION {owner} UPDATE)")
+            print(
+                f"extension:   {owner} {_install.extension_version(conn, owner)} (upgrade with ALTER EXTENSION {owner} UPDATE)"
+            )
         from psycopg import sql
 
         rows = conn.execute(
-            sql.SQL("select name, dimension, index_method, index_measure, estimated_rows from {}.list_collections()").format(
-                sql.Identifier(args.schema)
-            )
+            sql.SQL(
+                "select name, dimension, index_method, index_measure, estimated_rows from {}.list_collections()"
+            ).format(sql.Identifier(args.schema))
         ).fetchall()
         print(f"collections: {len(rows)}")
         for name, dim, method, measure, est in rows:
@@ -141,12 +154,16 @@ def cmd_psql(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="vecs-sqlgen", description="Install and manage the vecs SQL layer in Postgres + pgvector.")
+    p = argparse.ArgumentParser(
+        prog="vecs-sqlgen", description="Install and manage the vecs SQL layer in Postgres + pgvector."
+    )
     p.add_argument("--version", action="version", version=f"vecs-sqlgen {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     def with_dsn(sp):
-        sp.add_argument("--dsn", help="connection string (default: $VECS_DATABASE_URL, $DATABASE_URL, else the embedded server)")
+        sp.add_argument(
+            "--dsn", help="connection string (default: $VECS_DATABASE_URL, $DATABASE_URL, else the embedded server)"
+        )
         return sp
 
     def with_schema(sp):
@@ -160,19 +177,45 @@ def parser() -> argparse.ArgumentParser:
     sp = with_schema(sub.add_parser("render", help="print the install SQL (for review or psql -f)"))
     sp.add_argument("-o", "--output", help="write to this file instead of stdout")
     sp.add_argument("--dsn", help="read pgvector's version and schema from this server instead of the options below")
-    sp.add_argument("--pgvector", default=_render.Capabilities.pgvector, help="target pgvector version (default: %(default)s)")
-    sp.add_argument("--vector-schema", default=_render.Capabilities.vector_schema, help="schema pgvector lives in (default: %(default)s)")
+    sp.add_argument(
+        "--pgvector", default=_render.Capabilities.pgvector, help="target pgvector version (default: %(default)s)"
+    )
+    sp.add_argument(
+        "--vector-schema",
+        default=_render.Capabilities.vector_schema,
+        help="schema pgvector lives in (default: %(default)s)",
+    )
     sp.set_defaults(func=cmd_render)
 
-    sp = with_schema(sub.add_parser("bundle", help="write the extension bundle (vecs.control, vecs--VERSION.sql) for CREATE EXTENSION vecs"))
-    sp.add_argument("-o", "--output", required=True, metavar="DIR", help="folder to write into (make extension: extension/)")
-    sp.add_argument("--pgvector", help="target pgvector version (default: the one --pg-config's server installs, "
-                    "else the embedded server's); rebuild the bundle for each pgvector version")
-    sp.add_argument("--vector-schema", default=_render.Capabilities.vector_schema, help="schema pgvector lives in (default: %(default)s)")
-    sp.add_argument("--pg-config", metavar="PATH", help="pg_config of the target server (default: the embedded server's)")
+    sp = with_schema(
+        sub.add_parser(
+            "bundle", help="write the extension bundle (vecs.control, vecs--VERSION.sql) for CREATE EXTENSION vecs"
+        )
+    )
+    sp.add_argument(
+        "-o", "--output", required=True, metavar="DIR", help="folder to write into (make extension: extension/)"
+    )
+    sp.add_argument(
+        "--pgvector",
+        help="target pgvector version (default: the one --pg-config's server installs, "
+        "else the embedded server's); rebuild the bundle for each pgvector version",
+    )
+    sp.add_argument(
+        "--vector-schema",
+        default=_render.Capabilities.vector_schema,
+        help="schema pgvector lives in (default: %(default)s)",
+    )
+    sp.add_argument(
+        "--pg-config", metavar="PATH", help="pg_config of the target server (default: the embedded server's)"
+    )
     sp.add_argument("--dsn", help="read pgvector's version and schema from this database instead")
-    sp.add_argument("--upgrade-from", action="append", default=[], metavar="OLD.sql",
-                    help="also write vecs--OLD--NEW.sql from the script that installed the older version (repeatable)")
+    sp.add_argument(
+        "--upgrade-from",
+        action="append",
+        default=[],
+        metavar="OLD.sql",
+        help="also write vecs--OLD--NEW.sql from the script that installed the older version (repeatable)",
+    )
     sp.add_argument("--install", action="store_true", help="copy the files into $(pg_config --sharedir)/extension")
     sp.set_defaults(func=cmd_bundle)
 

@@ -21,9 +21,8 @@ from psycopg import pq, sql
 from psycopg.types import TypeInfo
 from psycopg.types.json import set_json_loads
 
-from . import _args
+from . import _args, exc
 from . import dsn as _dsn
-from . import exc
 from . import install as _install
 from ._records import loads_metadata
 from .adapter import Adapter
@@ -282,10 +281,13 @@ def _translate(e: psycopg.Error, conn: psycopg.Connection) -> exc.VecsException:
     if cls is not None:
         err, cause = cls(_message(e)), None
     elif conn.closed or conn.broken:
-        err, cause = exc.ConnectionLost(
-            f"the database connection was lost during the call, which may or may not have taken "
-            f"effect ({_message(e)}); the next call reconnects"
-        ), e
+        err, cause = (
+            exc.ConnectionLost(
+                f"the database connection was lost during the call, which may or may not have taken "
+                f"effect ({_message(e)}); the next call reconnects"
+            ),
+            e,
+        )
     else:
         err, cause = exc.VecsException(_message(e)), e
     err.__cause__, err.__suppress_context__ = cause, True

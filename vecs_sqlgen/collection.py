@@ -160,7 +160,9 @@ class Collection:
         metadatas = [Jsonb(r[2], dumps=_as_is) for r in rows]
         self.client._execute("upsert", (self.name, ids, vectors, metadatas))
 
-    def _upsert_copy(self, rows: Iterable[_records.Row], batch_size: int, progress: Optional[Callable[[int], None]]) -> None:
+    def _upsert_copy(
+        self, rows: Iterable[_records.Row], batch_size: int, progress: Optional[Callable[[int], None]]
+    ) -> None:
         """Stream the rows with binary COPY, ``batch_size`` at a time, in one transaction.
 
         New records go straight into the table (raw COPY speed; the records were checked here as
@@ -383,15 +385,24 @@ class Collection:
             try:
                 rows = self.client._execute(
                     "create_index",
-                    (self.name, imeasure.value, method.value, Jsonb(arguments) if arguments else None, replace,
-                     Jsonb(filter_json) if filter_json is not None else None),
+                    (
+                        self.name,
+                        imeasure.value,
+                        method.value,
+                        Jsonb(arguments) if arguments else None,
+                        replace,
+                        Jsonb(filter_json) if filter_json is not None else None,
+                    ),
                 )
             finally:
                 conn.remove_notice_handler(keep)
         for notice in notices:
             if "no longer fits into maintenance_work_mem" in notice:
-                warnings.warn(f"{notice}: the build went on more slowly; give it more memory with "
-                              "SET vecs.max_build_memory = '4GB' (for the session or role)", stacklevel=2)
+                warnings.warn(
+                    f"{notice}: the build went on more slowly; give it more memory with "
+                    "SET vecs.max_build_memory = '4GB' (for the session or role)",
+                    stacklevel=2,
+                )
         name = rows[0][0]
         if filter_json is not None:
             return None  # the collection's own index is unchanged
@@ -402,10 +413,11 @@ class Collection:
         for old, kind in self.client._execute("indexes", (self.name,)):
             if kind == "vector" and old != name:
                 with self.client._session() as conn:
-                    conn.execute(sql.SQL("drop index concurrently if exists {}").format(
-                        sql.Identifier(self.client.schema, old)), prepare=False)
+                    conn.execute(
+                        sql.SQL("drop index concurrently if exists {}").format(sql.Identifier(self.client.schema, old)),
+                        prepare=False,
+                    )
         return None
-
 
     def create_metadata_index(self, *key: str) -> str:
         """Build a btree index on the value of a metadata key (several keys: a path into nested
@@ -430,7 +442,9 @@ def _index_arguments(arguments: Any) -> Optional[dict]:
     if is_dataclass(arguments) and not isinstance(arguments, type):  # IndexArgsHNSW, IndexArgsIVFFlat
         arguments = asdict(arguments)
     elif not isinstance(arguments, Mapping):
-        raise ArgError(f"index_arguments must be IndexArgsHNSW, IndexArgsIVFFlat or a dict, got {type(arguments).__name__}")
+        raise ArgError(
+            f"index_arguments must be IndexArgsHNSW, IndexArgsIVFFlat or a dict, got {type(arguments).__name__}"
+        )
     out = {}
     for key, value in arguments.items():
         if value is not None:

@@ -440,7 +440,9 @@ def _key(node: exp.Expression) -> list[str]:
         raise FilterError(f'filter: the key "{names[0]}" cannot be filtered on (it is an operator)')
     for name in names[1:]:
         if name.startswith("$"):
-            raise FilterError(f'filter: the nested key "{name}" cannot be filtered on (nested keys starting with $ are operators)')
+            raise FilterError(
+                f'filter: the nested key "{name}" cannot be filtered on (nested keys starting with $ are operators)'
+            )
     return names
 
 

@@ -78,8 +78,10 @@ def extension_version(conn: psycopg.Connection, extension: str) -> str:
 
 
 def extension_message(schema: str, extension: str, version: str) -> str:
-    return (f"schema {schema!r} is managed by extension {extension!r} ({version}): upgrade it with "
-            f"ALTER EXTENSION {extension} UPDATE (after installing the new bundle), not with vecs-sqlgen install")
+    return (
+        f"schema {schema!r} is managed by extension {extension!r} ({version}): upgrade it with "
+        f"ALTER EXTENSION {extension} UPDATE (after installing the new bundle), not with vecs-sqlgen install"
+    )
 
 
 def _ensure_vector(conn: psycopg.Connection) -> None:
@@ -122,7 +124,9 @@ def plan(conn: psycopg.Connection, schema: str = "vecs") -> tuple[_render.Render
     return rendered, action, (info or {}).get("version"), info
 
 
-def install(conn: psycopg.Connection, schema: str = "vecs", *, dry_run: bool = False, force: bool = False) -> InstallResult:
+def install(
+    conn: psycopg.Connection, schema: str = "vecs", *, dry_run: bool = False, force: bool = False
+) -> InstallResult:
     """Install or upgrade the SQL layer into ``schema``; a no-op when it is current.
 
     Creates the vector extension when missing. With ``dry_run`` everything is rolled back.
@@ -150,11 +154,13 @@ def install(conn: psycopg.Connection, schema: str = "vecs", *, dry_run: bool = F
                     raise InstallError(
                         f"schema {schema!r} holds objects of other roles, which keep control of them through "
                         f"any install: {'; '.join(foreign)}. Drop them (or, after checking them, ALTER … OWNER "
-                        f"TO the schema's owner), revoke CREATE on the schema from their owners, then install again")
+                        f"TO the schema's owner), revoke CREATE on the schema from their owners, then install again"
+                    )
                 # over an older install, first drop the functions this version no longer has or
                 # declares differently (upgrade.py); CREATE OR REPLACE keeps the others' grants
-                before, after = _upgrade.steps(schema, detect(conn), (info or {}).get("functions"), rendered,
-                                               version=__version__)
+                before, after = _upgrade.steps(
+                    schema, detect(conn), (info or {}).get("functions"), rendered, version=__version__
+                )
                 conn.execute(before + rendered.sql + after)
     except psycopg.errors.InsufficientPrivilege as e:
         raise InstallError(f"not permitted to install into schema {schema!r}: {e.diag.message_primary}") from None
@@ -165,13 +171,16 @@ def schema_creators(conn: psycopg.Connection, schema: str = "vecs") -> list[str]
     """Roles other than the schema's owner (and its members) and superusers that may create objects in
     ``schema``: each could plant a function there that runs with the privileges of the next caller.
     None should: collections are created through vecs._create_table (README "Roles and grants")."""
-    return [r[0] for r in conn.execute(
-        "select r.rolname::text from pg_roles r, pg_namespace n"
-        " where n.nspname = %s and not r.rolsuper and r.rolname !~ '^pg_'"
-        " and has_schema_privilege(r.oid, n.oid, 'CREATE') and not pg_has_role(r.oid, n.nspowner, 'USAGE')"
-        " order by 1",
-        (schema,),
-    )]
+    return [
+        r[0]
+        for r in conn.execute(
+            "select r.rolname::text from pg_roles r, pg_namespace n"
+            " where n.nspname = %s and not r.rolsuper and r.rolname !~ '^pg_'"
+            " and has_schema_privilege(r.oid, n.oid, 'CREATE') and not pg_has_role(r.oid, n.nspowner, 'USAGE')"
+            " order by 1",
+            (schema,),
+        )
+    ]
 
 
 def foreign_objects(conn: psycopg.Connection, schema: str = "vecs") -> list[str]:
@@ -179,27 +188,32 @@ def foreign_objects(conn: psycopg.Connection, schema: str = "vecs") -> list[str]
     installing role: made by a role that once could create there (an earlier README said to grant
     that). Such an owner keeps control of its object through any reinstall (it may ALTER it), so
     install refuses while any exists."""
-    return [r[0] for r in conn.execute(
-        "select format('%%s %%s (owner %%s)', x.kind, x.name, pg_get_userbyid(x.owner)) from pg_namespace n,"
-        " lateral (select 'function' as kind, p.oid::regprocedure::text as name, p.proowner as owner"
-        "          from pg_proc p where p.pronamespace = n.oid"
-        "          union all select 'operator', o.oid::regoperator::text, o.oprowner from pg_operator o"
-        "          where o.oprnamespace = n.oid"
-        "          union all select 'type', t.oid::regtype::text, t.typowner from pg_type t"
-        "          left join pg_class c on c.oid = t.typrelid"
-        "          where t.typnamespace = n.oid and (t.typrelid = 0 or c.relkind = 'c')) as x"
-        " where n.nspname = %s and x.owner <> n.nspowner and x.owner <> current_user::regrole"
-        " and not (select r.rolsuper from pg_roles r where r.oid = x.owner)"
-        " order by 1",
-        (schema,),
-    )]
+    return [
+        r[0]
+        for r in conn.execute(
+            "select format('%%s %%s (owner %%s)', x.kind, x.name, pg_get_userbyid(x.owner)) from pg_namespace n,"
+            " lateral (select 'function' as kind, p.oid::regprocedure::text as name, p.proowner as owner"
+            "          from pg_proc p where p.pronamespace = n.oid"
+            "          union all select 'operator', o.oid::regoperator::text, o.oprowner from pg_operator o"
+            "          where o.oprnamespace = n.oid"
+            "          union all select 'type', t.oid::regtype::text, t.typowner from pg_type t"
+            "          left join pg_class c on c.oid = t.typrelid"
+            "          where t.typnamespace = n.oid and (t.typrelid = 0 or c.relkind = 'c')) as x"
+            " where n.nspname = %s and x.owner <> n.nspowner and x.owner <> current_user::regrole"
+            " and not (select r.rolsuper from pg_roles r where r.oid = x.owner)"
+            " order by 1",
+            (schema,),
+        )
+    ]
 
 
 def creators_warning(schema: str, roles: list[str]) -> str:
     names = ", ".join(roles)
-    return (f"roles that are not the owner of schema {schema!r} may create objects in it ({names}): each could "
-            f"plant a function that runs as whoever calls vecs next. Run: REVOKE CREATE ON SCHEMA {schema} FROM "
-            f"{names}; and GRANT EXECUTE ON FUNCTION {schema}._create_table TO the roles that create collections")
+    return (
+        f"roles that are not the owner of schema {schema!r} may create objects in it ({names}): each could "
+        f"plant a function that runs as whoever calls vecs next. Run: REVOKE CREATE ON SCHEMA {schema} FROM "
+        f"{names}; and GRANT EXECUTE ON FUNCTION {schema}._create_table TO the roles that create collections"
+    )
 
 
 def uninstall(conn: psycopg.Connection, schema: str = "vecs", *, drop_collections: bool = False) -> list[str]:

@@ -139,7 +139,9 @@ class Rendered:
     functions: tuple[str, ...] = ()  # names of the functions it defines
     digest: str = ""  # of the templates and constants: an install differs iff its digest does
     # signature → hash of its declaration (see manifest()); also recorded in build_info()
-    manifest: types.MappingProxyType = field(default_factory=lambda: types.MappingProxyType({}), compare=False, hash=False)
+    manifest: types.MappingProxyType = field(
+        default_factory=lambda: types.MappingProxyType({}), compare=False, hash=False
+    )
 
 
 def _environment(root: Path | None = None) -> jinja2.Environment:
@@ -194,7 +196,9 @@ def context(schema: str, caps: Capabilities, version: str) -> dict:
 
 _FUNCTION = re.compile(r"CREATE OR REPLACE FUNCTION\s+\"[^\"]+\"\.(\w+)\s*\(", re.IGNORECASE)
 # A function's declaration (name up to LANGUAGE) and, from its COMMENT, its identity signature.
-_DECLARATION = re.compile(r'CREATE OR REPLACE FUNCTION\s+"(?:[^"]|"")+"\.(\w+)\s*\((.*?)^\s*LANGUAGE\b', re.I | re.S | re.M)
+_DECLARATION = re.compile(
+    r'CREATE OR REPLACE FUNCTION\s+"(?:[^"]|"")+"\.(\w+)\s*\((.*?)^\s*LANGUAGE\b', re.I | re.S | re.M
+)
 _SIGNATURE = re.compile(r'COMMENT ON FUNCTION\s+"(?:[^"]|"")+"\.(\w+)\s*\(([^()]*)\)\s+IS\b', re.I)
 VECTOR_SCHEMA = "@V@"  # stands for pgvector's schema in manifest signatures
 
@@ -207,6 +211,7 @@ def manifest(sql: str, vector_schema: str) -> dict[str, str]:
     defaults, and the result type. Two versions' manifests say which functions an upgrade must drop
     (gone, or redeclared); see upgrade.py.
     """
+
     def canonical(text: str) -> str:
         return " ".join(text.replace(quote_ident(vector_schema) + ".", VECTOR_SCHEMA + ".").split())
 
@@ -221,8 +226,14 @@ def manifest(sql: str, vector_schema: str) -> dict[str, str]:
 
 
 @functools.lru_cache(maxsize=32)  # templates are read once per process; Rendered is immutable
-def render(schema: str = "vecs", caps: Capabilities | None = None, *, version: str = __version__,
-           extension: bool = False, templates: Path | None = None) -> Rendered:
+def render(
+    schema: str = "vecs",
+    caps: Capabilities | None = None,
+    *,
+    version: str = __version__,
+    extension: bool = False,
+    templates: Path | None = None,
+) -> Rendered:
     """The complete install SQL for ``schema`` on a server with ``caps``, and the functions it defines.
 
     ``extension``: the script of CREATE EXTENSION vecs — the same functions, but no CREATE SCHEMA (the
@@ -244,12 +255,17 @@ def render(schema: str = "vecs", caps: Capabilities | None = None, *, version: s
         parts = [f"-- {name}\n{env.get_template(name).render(**ctx).strip()}\n" for name in names]
         sql = "\n".join(parts)
         ctx["functions"] = manifest(sql, caps.vector_schema)
-    return Rendered(sql=sql, functions=tuple(sorted(set(_FUNCTION.findall(sql)))), digest=ctx["digest"],
-                    manifest=types.MappingProxyType(ctx["functions"]))
+    return Rendered(
+        sql=sql,
+        functions=tuple(sorted(set(_FUNCTION.findall(sql)))),
+        digest=ctx["digest"],
+        manifest=types.MappingProxyType(ctx["functions"]),
+    )
 
 
-def render_piece(name: str, schema: str = "vecs", caps: Capabilities | None = None, *,
-                 version: str = __version__, **constants) -> str:
+def render_piece(
+    name: str, schema: str = "vecs", caps: Capabilities | None = None, *, version: str = __version__, **constants
+) -> str:
     """One template of sql/packaging/ (extension guard, upgrade steps) with the install context plus
     ``constants`` (install-time values computed by the caller, never user data)."""
     caps = caps or Capabilities()

@@ -48,8 +48,9 @@ def plan(old: Mapping[str, str] | None, new: Mapping[str, str]) -> Plan:
     )
 
 
-def steps(schema: str, caps: _render.Capabilities, old: Mapping[str, str] | None, new: _render.Rendered, *,
-          version: str) -> tuple[str, str]:
+def steps(
+    schema: str, caps: _render.Capabilities, old: Mapping[str, str] | None, new: _render.Rendered, *, version: str
+) -> tuple[str, str]:
     """The SQL to run before and after ``new``'s install SQL to upgrade from the ``old`` manifest."""
     todo = plan(old, new.manifest)
     if not todo:
@@ -60,8 +61,12 @@ def steps(schema: str, caps: _render.Capabilities, old: Mapping[str, str] | None
         return signature.replace(_render.VECTOR_SCHEMA + ".", vector + ".")
 
     before = _render.render_piece(
-        "upgrade_drop.sql.j2", schema, caps, version=version,
-        removed=[sql_signature(s) for s in todo.removed], redeclared=[sql_signature(s) for s in todo.redeclared],
+        "upgrade_drop.sql.j2",
+        schema,
+        caps,
+        version=version,
+        removed=[sql_signature(s) for s in todo.removed],
+        redeclared=[sql_signature(s) for s in todo.redeclared],
     )
     after = _render.render_piece("upgrade_grants.sql.j2", schema, caps, version=version) if todo.redeclared else ""
     return before + "\n", "\n" + after if after else ""

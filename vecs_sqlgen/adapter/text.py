@@ -48,8 +48,8 @@ class TextEmbedding(AdapterStep):
             kwargs["token" if "token" in params else "use_auth_token"] = use_auth_token
         self.model = SentenceTransformer(model, **kwargs)
         # Newer releases rename the dimension getter and warn on the old name.
-        get_dimension = getattr(self.model, "get_embedding_dimension", None) or getattr(
-            self.model, "get_sentence_embedding_dimension"
+        get_dimension = (
+            getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         )
         self._exported_dimension = get_dimension()
         self.batch_size = batch_size
