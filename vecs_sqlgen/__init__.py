@@ -8,7 +8,7 @@ from typing import Optional
 from . import adapter, exc
 from ._version import __version__
 from .client import Client
-from .collection import Collection, IndexArgsHNSW, IndexArgsIVFFlat, IndexMeasure, IndexMethod
+from .collection import Collection, HybridMatch, IndexArgsHNSW, IndexArgsIVFFlat, IndexMeasure, IndexMethod
 
 __project__ = "vecs-sqlgen"
 
@@ -18,6 +18,7 @@ __all__ = [
     "IndexMethod",
     "IndexMeasure",
     "Collection",
+    "HybridMatch",
     "Client",
     "adapter",
     "create_client",

@@ -68,6 +68,17 @@ def _statements(schema: str, vector_schema: str) -> dict[str, sql.Composed]:
         "list_indexes": "select index_name, kind, method, measure, key, filters, valid from {s}.list_indexes(%b::text)",
         "create_metadata_index": "select {s}.create_metadata_index(%b::text, variadic %b::text[])",
         "drop_metadata_index": "select {s}.drop_metadata_index(%b::text, variadic %b::text[])",
+        # the configuration's name is resolved where the caller's session would resolve it
+        "enable_text_search": "select {s}.enable_text_search(%b::text, %b::text, %b::text::regconfig)",
+        "disable_text_search": "select {s}.disable_text_search(%b::text)",
+        "describe": (
+            "select name, dimension, text_search, text_key, text_config, text_index from {s}.describe_collection(%b::text)"
+        ),
+        "hybrid_query": (
+            "select id, score, text_rank, vector_rank, distance, metadata from {s}.hybrid_query("
+            "%b::text, %b::text, %b::{vector}, %b::int4, %b::jsonb, %b::text, %b::int4, %b::float8, %b::float8, "
+            "%b::int4, %b::text, %b::bool, %b::text, %b::int4, %b::int4)"
+        ),
     }
     return {name: sql.SQL(text).format(s=s, vector=vector, staging=staging) for name, text in texts.items()}
 

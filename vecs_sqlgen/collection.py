@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, is_dataclass
 from enum import Enum
 from itertools import chain, islice
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
 from psycopg import errors, postgres, sql
@@ -17,9 +17,9 @@ from . import _args, _records
 from .adapter import Adapter, AdapterContext, NoOp
 from .adapter.base import chunked
 from .client import STAGING_REGCLASS
-from .exc import ArgError, MismatchedDimension, UnsupportedFeature
+from .exc import ArgError, MismatchedDimension, UnsupportedFeature, VecsException
 from .filters import normalize_filters
-from .limits import INT4_MAX
+from .limits import INT4_MAX, MAX_CANDIDATES
 
 if TYPE_CHECKING:
     from .client import Client
@@ -69,6 +69,19 @@ class IndexArgsHNSW:
 
     m: Optional[int] = 16
     ef_construction: Optional[int] = 64
+
+
+class HybridMatch(NamedTuple):
+    """One result of ``Collection.hybrid_query``: ranks are 1-based (None when the record is not
+    among that branch's candidates); distance is None in text-only mode; metadata is None unless
+    ``include_metadata``."""
+
+    id: str
+    score: float
+    text_rank: Optional[int]
+    vector_rank: Optional[int]
+    distance: Optional[float]
+    metadata: Optional[Dict[str, Any]]
 
 
 class Collection:
@@ -433,6 +446,106 @@ class Collection:
         """Every index of the collection, as ``vecs.list_indexes`` reports it."""
         names = ("index_name", "kind", "method", "measure", "key", "filters", "valid")
         return [dict(zip(names, row)) for row in self.client._execute("list_indexes", (self.name,))]
+
+
+    # ------------------------------------------------------------------ text and hybrid search
+
+    def enable_text_search(self, text_key: str = "text", config: str = "english") -> str:
+        """Enable full-text search on the text records keep under metadata key ``text_key``, with
+        text search configuration ``config`` (any installed one, e.g. ``"simple"``): a generated
+        column and its gin index, filled by every write. Returns the index name; the same call
+        again changes nothing, another key or configuration replaces them. The table is rewritten
+        once (readers and writers wait). ArgError for a bad key or an unknown configuration."""
+        text_key, config = _args.text(text_key, "text_key"), _args.text(config, "config")
+        try:
+            return str(self.client._execute("enable_text_search", (self.name, text_key, config))[0][0])
+        except VecsException as e:
+            if getattr(e.__cause__, "sqlstate", None) == "42704":  # undefined_object: no such configuration
+                raise ArgError(str(e)) from None
+            raise
+
+    def disable_text_search(self) -> bool:
+        """Remove what ``enable_text_search`` added (records are untouched); False when it was not enabled."""
+        return bool(self.client._execute("disable_text_search", (self.name,))[0][0])
+
+    def describe(self) -> Dict[str, Any]:
+        """Name, dimension and full-text search state: ``text_search`` (bool), ``text_key``,
+        ``text_config`` and ``text_index`` (None when not enabled)."""
+        names = ("name", "dimension", "text_search", "text_key", "text_config", "text_index")
+        return dict(zip(names, self.client._execute("describe", (self.name,))[0]))
+
+    def hybrid_query(
+        self,
+        text: Optional[str] = None,
+        data: Optional[Union[Iterable[Numeric], Any]] = None,
+        limit: int = 10,
+        filters: Optional[Union[Dict, str]] = None,
+        fusion: str = "rrf",
+        *,
+        rrf_k: int = 60,
+        full_text_weight: float = 1.0,
+        semantic_weight: float = 1.0,
+        candidates: Optional[int] = None,
+        parser: str = "websearch",
+        include_metadata: bool = False,
+        measure: Union[IndexMeasure, str] = IndexMeasure.cosine_distance,
+        probes: Optional[int] = None,
+        ef_search: Optional[int] = None,
+        skip_adapter: bool = False,
+    ) -> List[HybridMatch]:
+        """Full-text search for ``text`` and vector search for ``data``, fused (``vecs.hybrid_query``).
+
+        ``fusion``: ``"rrf"`` (reciprocal rank fusion, ``rrf_k``) or ``"weighted"`` (each branch's
+        scores scaled to 0..1, then weighted); ``full_text_weight`` and ``semantic_weight`` weigh
+        the branches in both. ``filters`` apply inside both branches, so results are complete.
+        ``text`` is parsed as web search syntax (quotes, ``or``, ``-``; ``parser="plain"``: every
+        word). Without ``data``, a collection with an adapter (e.g. TextEmbedding) embeds ``text``
+        itself; with neither an adapter nor ``data`` it is full-text search only, and without
+        ``text`` it is ``query``. Text without searchable words degrades to vector search. The
+        collection needs ``enable_text_search`` for ``text`` (ArgError otherwise).
+        """
+        if text is not None:
+            text = _args.text(text, "text")
+        limit = _args.integer(limit, "limit", 1, 1000)
+        rrf_k = _args.integer(rrf_k, "rrf_k", 0, 1000000)
+        candidates = _args.optional_integer(candidates, "candidates", limit, MAX_CANDIDATES)
+        probes = _args.optional_integer(probes, "probes", 1, 32768)
+        ef_search = _args.optional_integer(ef_search, "ef_search", 1, 1000)
+        weights = []
+        for value, what in ((full_text_weight, "full_text_weight"), (semantic_weight, "semantic_weight")):
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise ArgError(f"{what} must be a number, got {type(value).__name__}")
+            weights.append(float(value))
+        fusion, parser = _args.text(fusion, "fusion"), _args.text(parser, "parser")
+        include_metadata = _args.flag(include_metadata, "include_metadata")
+        skip_adapter = _args.flag(skip_adapter, "skip_adapter")
+        imeasure = _args.choice(IndexMeasure, measure, "Invalid index measure")
+        filter_json = normalize_filters(filters)
+        with_adapter = not skip_adapter and self.adapter is not self._default_adapter
+        if data is None and text is not None and with_adapter:
+            data = text  # the adapter embeds the query text itself
+        vector = None
+        if data is not None:
+            if with_adapter:
+                adapted = list(self.adapter(records=[("", data, {})], adapter_context=AdapterContext("query")))
+                if len(adapted) != 1:
+                    raise ArgError("Failed to produce exactly one query vector from input")
+                data = adapted[0][1]
+            vector = _records.as_vector(data, "query")
+            if len(vector) != self.dimension:
+                raise MismatchedDimension(
+                    f'query vector has {len(vector)} dimensions, collection "{self.name}" has {self.dimension}'
+                )
+        if text is None and vector is None:
+            raise ArgError("hybrid_query needs text, data, or both")
+        rows = self.client._execute(
+            "hybrid_query",
+            (
+                self.name, text, vector, limit, Jsonb(filter_json) if filter_json else None, fusion, rrf_k,
+                weights[0], weights[1], candidates, parser, include_metadata, imeasure.value, probes, ef_search,
+            ),
+        )  # fmt: skip
+        return [HybridMatch(*row) for row in rows]
 
 
 def _index_arguments(arguments: Any) -> Optional[dict]:

@@ -29,8 +29,13 @@ TextEmbeddingModel = Literal[
 class TextEmbedding(AdapterStep):
     """Embeds text with a sentence-transformers model; embeddings are normalized to unit length."""
 
-    def __init__(self, *, model: str, batch_size: int = 8, use_auth_token: str | None = None):
+    def __init__(self, *, model: str, batch_size: int = 8, use_auth_token: str | None = None,
+                 text_key: str | None = None):
         """Load ``model`` (a name on the Hugging Face Hub or a local path).
+
+        ``text_key`` (not in vecs): on upsert, also keep each text in the record's metadata under
+        this key (e.g. ``"text"``, what ``Collection.enable_text_search`` indexes by default), so
+        that full-text and hybrid search can find it. By default the text is not stored, as in vecs.
 
         Raises MissingDependency when sentence-transformers is not installed.
         """
@@ -53,6 +58,7 @@ class TextEmbedding(AdapterStep):
         )
         self._exported_dimension = get_dimension()
         self.batch_size = batch_size
+        self.text_key = text_key
 
     @property
     def exported_dimension(self) -> Optional[int]:
@@ -67,7 +73,9 @@ class TextEmbedding(AdapterStep):
         """Yield ``(id, embedding, metadata)``, encoding ``batch_size`` texts at a time."""
         for batch in chunked(records, self.batch_size):
             embeddings = self.model.encode([text for _, text, _ in batch], normalize_embeddings=True)
-            for (id, _, metadata), embedding in zip(batch, embeddings):
+            for (id, text, metadata), embedding in zip(batch, embeddings):
+                if self.text_key is not None and adapter_context == AdapterContext("upsert"):
+                    metadata = {**(metadata or {}), self.text_key: text}
                 yield (id, embedding, metadata or {})
 
 
