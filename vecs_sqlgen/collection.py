@@ -447,7 +447,6 @@ class Collection:
         names = ("index_name", "kind", "method", "measure", "key", "filters", "valid")
         return [dict(zip(names, row)) for row in self.client._execute("list_indexes", (self.name,))]
 
-
     # ------------------------------------------------------------------ text and hybrid search
 
     def enable_text_search(self, text_key: str = "text", config: str = "english") -> str:
@@ -479,7 +478,7 @@ class Collection:
         text: Optional[str] = None,
         data: Optional[Union[Iterable[Numeric], Any]] = None,
         limit: int = 10,
-        filters: Optional[Union[Dict, str]] = None,
+        filters: Optional[Union[Dict[str, Any], str]] = None,
         fusion: str = "rrf",
         *,
         rrf_k: int = 60,

@@ -29,8 +29,9 @@ TextEmbeddingModel = Literal[
 class TextEmbedding(AdapterStep):
     """Embeds text with a sentence-transformers model; embeddings are normalized to unit length."""
 
-    def __init__(self, *, model: str, batch_size: int = 8, use_auth_token: str | None = None,
-                 text_key: str | None = None):
+    def __init__(
+        self, *, model: str, batch_size: int = 8, use_auth_token: str | None = None, text_key: str | None = None
+    ):
         """Load ``model`` (a name on the Hugging Face Hub or a local path).
 
         ``text_key`` (not in vecs): on upsert, also keep each text in the record's metadata under
