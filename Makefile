@@ -1,4 +1,4 @@
-# vecs-sqlgen — make demo · make test · make sql · make bench
+# vecs-sqlgen — make demo · make test · make sql · make bench · make bench-scale
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -90,14 +90,27 @@ sql: $(STAMP)
 BENCH_VENV  := bench/.venv
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
-$(BENCH_STAMP): pyproject.toml
+# langchain-postgres (PGVectorStore, the most used peer) is measured by bench-scale only.
+LANGCHAIN_POSTGRES ?= langchain-postgres==0.0.19
+
+$(BENCH_STAMP): pyproject.toml Makefile
 	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(BENCH_VENV)/bin/python -m pip install --quiet -e ".[bench]"
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e ".[bench]" "$(LANGCHAIN_POSTGRES)"
 	touch $@
 
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python -m bench.run
+
+# The scale benchmark (issue 11, item 5): 250k and 1M rows, every filter shape at 0.1 % … 99 %
+# selectivity, without/with metadata btrees and a filtered HNSW index, for vecs.query, Collection.query,
+# vecs 0.4.5, langchain-postgres and raw pgvector statements; ingest and index builds. Writes
+# bench/scale.md, bench/scale.json and bench/scale_*.png; datasets are cached in bench/.cache
+# (git-ignored). Hours at 1M on 2 cores. ARGS: --rows 250000 | --quick | --phases ingest,index,raw,ours,peers
+# | --reuse DIR (keep the loaded server for later runs; see bench/scale.py).
+.PHONY: bench-scale
+bench-scale: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python -m bench.scale $(ARGS)
 
 clean:
 	rm -rf build dist .pytest_cache
