@@ -95,11 +95,12 @@ def filters(real_sizes: dict | None = None) -> list[Filter]:
         lo_c, hi_c = CAT_RANGE["C"]
         if seg:
             lo, hi = CAT_RANGE[seg]
+            px = "q" if seg == "C" else "p"  # sub's prefix
             out.append(Filter("eq", label, {"cat": {"$eq": seg}}, ("b", lo, hi), ("cat",)))
-            out.append(Filter("in", label, {"sub": {"$in": [f"p{seg}{i}" for i in range(3)]}}, ("b", lo, hi), ("sub",)))
+            out.append(Filter("in", label, {"sub": {"$in": [f"{px}{seg}{i}" for i in range(3)]}}, ("b", lo, hi), ("sub",)))
             out.append(Filter("nin", label, {"cat": {"$nin": [c for c in ALL_CATS if c != seg]}}, ("b", lo, hi), ("cat",)))
             out.append(Filter("exists", label, {f"has_{seg}": {"$exists": True}}, ("b", lo, hi), (f"has_{seg}",)))
-            out.append(Filter("like", label, {"sub": {"$like": f"p{seg}%"}}, ("b", lo, hi), ("sub",)))
+            out.append(Filter("like", label, {"sub": {"$like": f"{px}{seg}%"}}, ("b", lo, hi), ("sub",)))
             h = f"H{list(SEGMENTS).index(label) + 1}"
             hlo, hhi = CAT_RANGE[h]
             n = units - (hhi - hlo)  # bucket < n, plus cat H (disjoint: H lies above 5,440)
