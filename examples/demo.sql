@@ -62,3 +62,22 @@ select vecs.count('demo_movies') as records_left;
 
 \echo
 \echo '== Done. Every function is documented in the catalog: \\df+ vecs.query'
+
+\echo
+\echo '== Hybrid search: full-text + vector in one call (a small collection of its own)'
+select vecs.drop_collection('demo_hybrid') as dropped_previous;
+select vecs.create_collection('demo_hybrid', 3) as created;
+select vecs.upsert('demo_hybrid', '[
+  ["pg",     [0.9, 0.1, 0.0], {"text": "PostgreSQL stores vectors next to relational data", "kind": "db"}],
+  ["vecs",   [0.8, 0.3, 0.1], {"text": "vecs is a Python client for vector collections", "kind": "lib"}],
+  ["lance",  [0.1, 0.9, 0.2], {"text": "LanceDB is a columnar vector database", "kind": "db"}],
+  ["pandas", [0.0, 0.2, 0.9], {"text": "pandas reads columnar data into data frames", "kind": "lib"}]
+]') as upserted;
+select vecs.enable_text_search('demo_hybrid') ~ '^ix_text_gin_' as text_search_enabled;
+select text_search, text_key, text_config from vecs.describe_collection('demo_hybrid');
+-- "vector database" by words, and a vector near "pg"; then only libraries (the filter is inside both branches)
+select id, round(score::numeric, 4) as score, text_rank, vector_rank
+from vecs.hybrid_query('demo_hybrid', 'vector database', '[1, 0.2, 0]', k => 3);
+select id, round(score::numeric, 4) as score, text_rank, vector_rank
+from vecs.hybrid_query('demo_hybrid', 'columnar', '[1, 0.2, 0]', k => 3, filters => '{"kind": "lib"}');
+select vecs.drop_collection('demo_hybrid') as dropped;

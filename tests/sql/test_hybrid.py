@@ -301,6 +301,9 @@ def test_text_without_words_degrades_to_vector_search(conn, docs, text):
     assert hybrid(conn, c, text, q, filters={"cat": 2}) == hybrid(conn, c, None, q, filters={"cat": 2})
     assert hybrid(conn, c, text, None) == []  # text-only: nothing to search for
     assert notices == []  # and the parser is not asked, so it does not complain
+    if text == "the and of":  # which it would
+        conn.execute("select websearch_to_tsquery('english', %s)", (text,))
+        assert notices and "only stop words" in notices[0]
 
 
 # ---------------------------------------------------------------- fusion
@@ -448,3 +451,77 @@ def test_upgrade_of_an_install_that_predates_text_search(scratch, pre_text_searc
             ("a", pytest.approx(1 / 61 + 1 / 62), 1, 2), ("b", pytest.approx(1 / 61), None, 1)]
         assert c.execute("select kind from vecs.list_indexes('old docs') where method = 'gin' order by 1").fetchall() == [
             ("metadata",), ("text",)]
+
+
+# ---------------------------------------------------------------- Supabase's hybrid_search
+
+# Supabase's documented pattern (its "Hybrid search" guide), on a collection table: the tsvector
+# column is vecs_tsv, the embedding vec; its filter-less function, and the filter a user adds to it
+# (applied to the fused rows, the only place its shape allows without rewriting both branches).
+SUPABASE = """
+create or replace function pg_temp.hybrid_search(query_text text, query_embedding vector, match_count int,
+    full_text_weight float = 1, semantic_weight float = 1, rrf_k int = 50, filter jsonb = '{{}}')
+returns setof {table} language sql as $$
+with full_text as (
+    select id, row_number() over (order by ts_rank_cd(vecs_tsv, websearch_to_tsquery(query_text)) desc) as rank_ix
+    from {table}
+    where vecs_tsv @@ websearch_to_tsquery(query_text)
+    order by rank_ix
+    limit least(match_count, 30) * 2
+), semantic as (
+    select id, row_number() over (order by vec <#> query_embedding) as rank_ix
+    from {table}
+    order by rank_ix
+    limit least(match_count, 30) * 2
+)
+select {table}.*
+from full_text full outer join semantic on full_text.id = semantic.id
+join {table} on coalesce(full_text.id, semantic.id) = {table}.id
+where {table}.metadata @> filter
+order by coalesce(1.0 / (rrf_k + full_text.rank_ix), 0.0) * full_text_weight
+       + coalesce(1.0 / (rrf_k + semantic.rank_ix), 0.0) * semantic_weight desc
+limit least(match_count, 30)
+$$"""
+
+
+def test_same_fusion_as_supabases_hybrid_search_and_complete_where_it_is_not(conn, make_collection):
+    c = make_collection(4)
+    rng = np.random.default_rng(21)
+    # record j says "apple" j/3 + 1 times when it mentions it: distinct ts_rank_cd (it saturates at
+    # about 85 repeats), no ties for Supabase's function to order arbitrarily
+    recs = [[f"s{j:03d}", [float(x) for x in rng.normal(size=4)],
+             {"text": " ".join(["apple"] * (j // 3 + 1) if j % 3 == 0 else ["pear"]), "part": j % 10}] for j in range(240)]
+    upsert_json(conn, c, recs)
+    conn.execute("select vecs.enable_text_search(%s)", (c,))
+    conn.execute("set default_text_search_config = 'pg_catalog.english'")  # what its unqualified parser calls use
+    conn.execute(SUPABASE.format(table=table(conn, c)))
+    for _ in range(5):
+        q = vec(rng.normal(size=4))
+        theirs = [r[0] for r in conn.execute("select id from pg_temp.hybrid_search('apple', %s::vector, 10, 1, 0.9)", (q,))]
+        ours = [r[0] for r in conn.execute(
+            "select id from vecs.hybrid_query(%s, 'apple', %s::vector, k => 10, rrf_k => 50, full_text_weight => 1,"
+            " semantic_weight => 0.9, candidates => 20, measure => 'max_inner_product')", (c, q))]
+        assert ours == theirs and len(ours) == 10
+        # a filter matching 10 % of the records: the fused top 40 hold only some of them
+        theirs = conn.execute("select id from pg_temp.hybrid_search('apple', %s::vector, 10, 1, 0.9, filter => '{\"part\": 4}')",
+                              (q,)).fetchall()
+        ours = conn.execute("select id, metadata from vecs.hybrid_query(%s, 'apple', %s::vector, k => 10,"
+                            " filters => '{\"part\": 4}', include_metadata => true)", (c, q)).fetchall()
+        assert len(theirs) < 10 and len(ours) == 10 and all(m["part"] == 4 for _, m in ours)
+    conn.execute("reset default_text_search_config")
+    conn.execute("drop function pg_temp.hybrid_search")  # it depends on the table's row type
+
+
+def test_the_demo_runs_its_hybrid_example(dsn):
+    """examples/demo.sql (make demo) through psql, ending with the hybrid search example."""
+    import subprocess
+
+    from vecs_sqlgen.dsn import embedded_bin
+
+    demo = render.sql_dir().parent / "examples" / "demo.sql"
+    out = subprocess.run([str(embedded_bin("psql")), "-X", "-q", dsn, "-f", str(demo)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    hybrid_part = out.stdout[out.stdout.index("== Hybrid search"):]
+    assert re.search(r"lance \| +0\.0323 \| +1 \| +3", hybrid_part)
+    assert re.search(r"pandas \| +0\.0325 \| +1 \| +2", hybrid_part)
