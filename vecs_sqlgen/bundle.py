@@ -18,8 +18,10 @@ import os
 import re
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from . import render as _render
 from . import upgrade as _upgrade
@@ -101,7 +103,7 @@ class ScriptInfo:
     version: str
     schema: str
     vector_schema: str
-    manifest: dict
+    manifest: dict[str, Any]
 
 
 def script_info(text: str) -> ScriptInfo:
@@ -154,12 +156,12 @@ def committed_upgrades() -> list[Path]:
 
 
 def write(
-    out_dir: str | os.PathLike,
+    out_dir: str | os.PathLike[str],
     schema: str = "vecs",
     caps: _render.Capabilities | None = None,
     *,
     version: str = __version__,
-    upgrade_from: list[str | os.PathLike] = (),
+    upgrade_from: Sequence[str | os.PathLike[str]] = (),
     templates: Path | None = None,
 ) -> list[Path]:
     """Write the bundle into ``out_dir``; returns the files, control file first."""
@@ -190,7 +192,7 @@ def embedded_pg_config() -> Path:
     return embedded_bin("pg_config")
 
 
-def sharedir(pg_config: str | os.PathLike | None = None) -> Path:
+def sharedir(pg_config: str | os.PathLike[str] | None = None) -> Path:
     """``pg_config --sharedir`` (default: the embedded server's)."""
     exe = str(pg_config or embedded_pg_config())
     try:
@@ -200,7 +202,7 @@ def sharedir(pg_config: str | os.PathLike | None = None) -> Path:
     return Path(out.strip())
 
 
-def available_pgvector(pg_config: str | os.PathLike | None = None) -> str:
+def available_pgvector(pg_config: str | os.PathLike[str] | None = None) -> str:
     """The version CREATE EXTENSION vector installs on that installation (vector.control's default)."""
     control_file = sharedir(pg_config) / "extension" / "vector.control"
     if not control_file.is_file():
@@ -211,7 +213,9 @@ def available_pgvector(pg_config: str | os.PathLike | None = None) -> str:
     return m.group(1)
 
 
-def install_files(files: list[str | os.PathLike], pg_config: str | os.PathLike | None = None) -> list[Path]:
+def install_files(
+    files: Sequence[str | os.PathLike[str]], pg_config: str | os.PathLike[str] | None = None
+) -> list[Path]:
     """Copy bundle files into ``$(pg_config --sharedir)/extension`` (what make install-extension does)."""
     target = sharedir(pg_config) / "extension"
     if not target.is_dir():
@@ -237,7 +241,7 @@ def _write_atomically(path: Path, text: str) -> None:
         raise
 
 
-def remove_files(names: list[str], pg_config: str | os.PathLike | None = None) -> None:
+def remove_files(names: list[str], pg_config: str | os.PathLike[str] | None = None) -> None:
     """Remove bundle files from a server's extension directory (tests clean up what they installed)."""
     target = sharedir(pg_config) / "extension"
     for name in names:

@@ -23,11 +23,12 @@ def _connect(dsn: str | None) -> psycopg.Connection:
     return psycopg.connect(_dsn.resolve(dsn), autocommit=True)
 
 
-def cmd_install(args) -> int:
+def cmd_install(args: argparse.Namespace) -> int:
     with _connect(args.dsn) as conn:
         result = _install.install(conn, args.schema, dry_run=args.dry_run)
         if result.action == "extension":  # CREATE EXTENSION vecs made it: only ALTER EXTENSION changes it
-            raise _install.InstallError(_install.extension_message(args.schema, "vecs", result.previous))
+            # action "extension" always comes with the extension's version in previous
+            raise _install.InstallError(_install.extension_message(args.schema, "vecs", result.previous))  # type: ignore[arg-type]
         if args.dry_run:
             rendered, *_ = _install.plan(conn, args.schema)
             sys.stdout.write(rendered.sql)
@@ -51,7 +52,7 @@ def cmd_install(args) -> int:
     return 0
 
 
-def _warn_creators(args) -> None:
+def _warn_creators(args: argparse.Namespace) -> None:
     """Warn (stderr) about roles that may plant objects next to the functions."""
     with _connect(args.dsn) as conn:
         roles = _install.schema_creators(conn, args.schema)
@@ -65,7 +66,7 @@ def _warn_creators(args) -> None:
         )
 
 
-def cmd_render(args) -> int:
+def cmd_render(args: argparse.Namespace) -> int:
     if args.dsn:
         with _connect(args.dsn) as conn:
             caps = _install.detect(conn)
@@ -79,7 +80,7 @@ def cmd_render(args) -> int:
     return 0
 
 
-def cmd_bundle(args) -> int:
+def cmd_bundle(args: argparse.Namespace) -> int:
     from . import bundle as _bundle
 
     if args.dsn:
@@ -101,9 +102,9 @@ def cmd_bundle(args) -> int:
     return 0
 
 
-def cmd_status(args) -> int:
+def cmd_status(args: argparse.Namespace) -> int:
     with _connect(args.dsn) as conn:
-        server = conn.execute("select current_setting('server_version')").fetchone()[0]
+        server = conn.execute("select current_setting('server_version')").fetchone()[0]  # type: ignore[index]  # one row
         vector = conn.execute("select extversion from pg_extension where extname = 'vector'").fetchone()
         info = _install.build_info(conn, args.schema)
         print(f"server:      PostgreSQL {server}")
@@ -133,7 +134,7 @@ def cmd_status(args) -> int:
     return 0
 
 
-def cmd_uninstall(args) -> int:
+def cmd_uninstall(args: argparse.Namespace) -> int:
     with _connect(args.dsn) as conn:
         dropped = _install.uninstall(conn, args.schema, drop_collections=args.drop_collections)
     what = "schema and all collections" if args.drop_collections else "functions (collection tables kept)"
@@ -141,12 +142,12 @@ def cmd_uninstall(args) -> int:
     return 0
 
 
-def cmd_dsn(args) -> int:
+def cmd_dsn(args: argparse.Namespace) -> int:
     print(_dsn.embedded())
     return 0
 
 
-def cmd_psql(args) -> int:
+def cmd_psql(args: argparse.Namespace) -> int:
     target = _dsn.resolve(args.dsn)
     psql = str(_dsn.embedded_bin("psql"))
     os.execv(psql, [psql, target, *args.psql_args])
@@ -160,13 +161,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"vecs-sqlgen {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    def with_dsn(sp):
+    def with_dsn(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
         sp.add_argument(
             "--dsn", help="connection string (default: $VECS_DATABASE_URL, $DATABASE_URL, else the embedded server)"
         )
         return sp
 
-    def with_schema(sp):
+    def with_schema(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
         sp.add_argument("--schema", default="vecs", help="schema of the functions and collections (default: vecs)")
         return sp
 
@@ -238,7 +239,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return args.func(args)
+        return int(args.func(args))
     except KeyboardInterrupt:
         print("vecs-sqlgen: interrupted", file=sys.stderr)
         return 130

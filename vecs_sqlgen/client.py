@@ -130,7 +130,7 @@ class Client:
             conn.close()
             raise
         self.vector_version = caps.pgvector
-        self.vector_oid = info.oid
+        self.vector_oid = info.oid  # type: ignore[union-attr]  # the type exists: detect() found pgvector
         if not self._sql:
             self._sql = {k: q.as_bytes(conn) for k, q in _statements(self.schema, caps.vector_schema).items()}
         return conn
@@ -147,7 +147,7 @@ class Client:
                 logger.warning("the database connection was closed by the server; reconnected")
         return self._conn
 
-    def _execute(self, name: str, params: Sequence[Any] = ()) -> list[tuple]:
+    def _execute(self, name: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one statement (one round trip) and return its rows."""
         with self._lock:
             conn = self._connection()
@@ -238,7 +238,7 @@ class Client:
     def __enter__(self) -> Client:
         return self
 
-    def __exit__(self, exc_type, exc_val, exc_tb) -> None:
+    def __exit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> None:
         self.disconnect()
 
 

@@ -90,7 +90,7 @@ class Collection:
     Made by ``Client.get_or_create_collection``; errors are ``vecs_sqlgen.exc`` classes.
     """
 
-    def __init__(self, name: str, dimension: int, client: Client, adapter: Optional[Adapter] = None):
+    def __init__(self, name: str, dimension: Optional[int], client: Client, adapter: Optional[Adapter] = None):
         """Bind to collection ``name`` (nothing is created); ``dimension`` or the adapter gives the dimension."""
         name, dimension = _args.collection_name(name), _args.dimension(dimension)
         reported = {d for d in (dimension, adapter.exported_dimension if adapter else None) if d is not None}
@@ -114,7 +114,7 @@ class Collection:
         self._copy_sql: Optional[bytes] = None  # COPY into this collection's table
 
     @classmethod
-    def _from_row(cls, client: Client, row: tuple) -> Collection:
+    def _from_row(cls, client: Client, row: Tuple[Any, ...]) -> Collection:
         """A collection from a ``list_collections()`` row (name, dimension, index name, index measure).
 
         What the server reports is taken as it is: a table whose vector column has no dimension
@@ -130,7 +130,7 @@ class Collection:
 
     def __len__(self) -> int:
         """The number of records."""
-        return self.client._execute("count", (self.name,))[0][0]
+        return int(self.client._execute("count", (self.name,))[0][0])
 
     # ------------------------------------------------------------------ records
 
@@ -187,7 +187,8 @@ class Collection:
         """
         client, sent, staged = self.client, 0, False
         with client._session() as conn, conn.transaction():
-            dimension, direct = conn.execute(client._sql["check_upsert"], (self.name,), binary=True).fetchone()
+            # one row, always
+            dimension, direct = conn.execute(client._sql["check_upsert"], (self.name,), binary=True).fetchone()  # type: ignore[misc]
             if dimension != self.dimension:
                 raise MismatchedDimension(
                     f'collection "{self.name}" has {dimension} dimensions now, this Collection object {self.dimension}'
@@ -231,6 +232,7 @@ class Collection:
             raise ArgError("Either ids or filters must be provided.")
         if ids is not None and filters is not None:
             raise ArgError("Either ids or filters must be provided, not both.")
+        params: Tuple[Any, ...]
         if ids is not None:
             params = (self.name, _args.ids(ids), None)
         else:
@@ -253,7 +255,7 @@ class Collection:
         self,
         data: Union[Iterable[Numeric], Any],
         limit: int = 10,
-        filters: Optional[Union[Dict, str]] = None,
+        filters: Optional[Union[Dict[str, Any], str]] = None,
         measure: Union[IndexMeasure, str] = IndexMeasure.cosine_distance,
         include_value: bool = False,
         include_metadata: bool = False,
@@ -293,7 +295,7 @@ class Collection:
             )
 
         if skip_adapter or self.adapter is self._default_adapter:
-            adapted = [("", data, {})]
+            adapted: List[Any] = [("", data, {})]
         else:
             adapted = list(self.adapter(records=[("", data, {})], adapter_context=AdapterContext("query")))
         if len(adapted) != 1:
@@ -315,7 +317,7 @@ class Collection:
             return [row[0] for row in rows]
         results = []
         for id_, distance, vec, metadata in rows:
-            result: list = [id_]
+            result: List[Any] = [id_]
             if include_value:
                 result.append(distance)
             if include_vector:
@@ -547,7 +549,7 @@ class Collection:
         return [HybridMatch(*row) for row in rows]
 
 
-def _index_arguments(arguments: Any) -> Optional[dict]:
+def _index_arguments(arguments: Any) -> Optional[Dict[str, Any]]:
     """IndexArgsHNSW / IndexArgsIVFFlat (or a dict) as the JSON the SQL function takes."""
     if arguments is None:
         return None

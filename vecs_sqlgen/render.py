@@ -14,6 +14,7 @@ import re
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
@@ -118,7 +119,7 @@ class Capabilities:
     def iterative_scan(self) -> bool:
         return self.version_tuple >= (0, 8, 0)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "pgvector": self.pgvector,
             "vector_schema": self.vector_schema,
@@ -139,7 +140,7 @@ class Rendered:
     functions: tuple[str, ...] = ()  # names of the functions it defines
     digest: str = ""  # of the templates and constants: an install differs iff its digest does
     # signature → hash of its declaration (see manifest()); also recorded in build_info()
-    manifest: types.MappingProxyType = field(
+    manifest: types.MappingProxyType[str, str] = field(
         default_factory=lambda: types.MappingProxyType({}), compare=False, hash=False
     )
 
@@ -165,7 +166,7 @@ def template_names(root: Path | None = None) -> list[str]:
     return names
 
 
-def context(schema: str, caps: Capabilities, version: str) -> dict:
+def context(schema: str, caps: Capabilities, version: str) -> dict[str, Any]:
     check_name("schema", schema)
     check_name("pgvector schema", caps.vector_schema)
     vs = quote_ident(caps.vector_schema)
@@ -264,7 +265,7 @@ def render(
 
 
 def render_piece(
-    name: str, schema: str = "vecs", caps: Capabilities | None = None, *, version: str = __version__, **constants
+    name: str, schema: str = "vecs", caps: Capabilities | None = None, *, version: str = __version__, **constants: Any
 ) -> str:
     """One template of sql/packaging/ (extension guard, upgrade steps) with the install context plus
     ``constants`` (install-time values computed by the caller, never user data)."""

@@ -11,7 +11,7 @@ from ..exc import ArgError
 
 T = TypeVar("T")
 
-Record = Tuple[str, Any, Optional[Dict]]
+Record = Tuple[str, Any, Optional[Dict[str, Any]]]
 
 
 class AdapterContext(str, Enum):
@@ -34,7 +34,7 @@ class AdapterStep(ABC):
         self,
         records: Iterable[Record],
         adapter_context: AdapterContext,
-    ) -> Generator[Tuple[str, Any, Dict], None, None]:
+    ) -> Generator[Tuple[str, Any, Dict[str, Any]], None, None]:
         """Adapt each record."""
 
 
@@ -60,7 +60,7 @@ class Adapter:
         self,
         records: Iterable[Record],
         adapter_context: AdapterContext,
-    ) -> Generator[Tuple[str, Any, Dict], None, None]:
+    ) -> Generator[Tuple[str, Any, Dict[str, Any]], None, None]:
         """Run the records through every step, lazily."""
         pipeline = records
         for step in self.steps:

@@ -33,7 +33,7 @@ class MarkdownChunker(AdapterStep):
         records: Iterable[Record],
         adapter_context: AdapterContext,
         max_tokens: int = 99999999,
-    ) -> Generator[Tuple[str, Any, Dict], None, None]:
+    ) -> Generator[Tuple[str, Any, Dict[str, Any]], None, None]:
         """Yield one record per chunk; with ``skip_during_query`` a query passes through unchanged."""
         if max_tokens and max_tokens < 1:
             raise ValueError("max_tokens must be a nonzero positive integer")

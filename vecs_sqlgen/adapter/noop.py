@@ -22,7 +22,7 @@ class NoOp(AdapterStep):
         self,
         records: Iterable[Record],
         adapter_context: AdapterContext,
-    ) -> Generator[Tuple[str, Any, Dict], None, None]:
+    ) -> Generator[Tuple[str, Any, Dict[str, Any]], None, None]:
         """Yield each record unchanged, with metadata defaulting to ``{}``."""
         for id, media, metadata in records:
             yield (id, media, metadata or {})

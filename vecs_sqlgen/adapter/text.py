@@ -47,7 +47,7 @@ class TextEmbedding(AdapterStep):
                 'Missing feature vecs_sqlgen[text]. Hint: `pip install "vecs-sqlgen[text]"`'
             ) from None
 
-        kwargs = {}
+        kwargs: Dict[str, Any] = {}
         if use_auth_token is not None:
             # sentence-transformers 2.3 renamed use_auth_token to token (and later dropped the old name).
             params = inspect.signature(SentenceTransformer.__init__).parameters
@@ -70,7 +70,7 @@ class TextEmbedding(AdapterStep):
         self,
         records: Iterable[Record],
         adapter_context: AdapterContext,
-    ) -> Generator[Tuple[str, Any, Dict], None, None]:
+    ) -> Generator[Tuple[str, Any, Dict[str, Any]], None, None]:
         """Yield ``(id, embedding, metadata)``, encoding ``batch_size`` texts at a time."""
         for batch in chunked(records, self.batch_size):
             embeddings = self.model.encode([text for _, text, _ in batch], normalize_embeddings=True)
@@ -90,7 +90,7 @@ class ParagraphChunker(AdapterStep):
         self,
         records: Iterable[Record],
         adapter_context: AdapterContext,
-    ) -> Generator[Tuple[str, Any, Dict], None, None]:
+    ) -> Generator[Tuple[str, Any, Dict[str, Any]], None, None]:
         """Yield one record per paragraph; with ``skip_during_query`` a query passes through unchanged."""
         if adapter_context == AdapterContext("query") and self.skip_during_query:
             for id, media, metadata in records:
