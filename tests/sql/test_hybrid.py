@@ -19,6 +19,7 @@ from vecs_sqlgen import __version__, install, render
 
 from .helpers import raises, table, upsert_json, vec
 from .packaging import scratch  # noqa: F401 - fixture
+from .test_roles import roles  # noqa: F401 - fixture
 
 WORDS = ("postgres vector search index query filter text fast slow database python rust table "
          "column record graph neighbour cluster shard replica cache memory disk network server client "
@@ -525,3 +526,30 @@ def test_the_demo_runs_its_hybrid_example(dsn):
     hybrid_part = out.stdout[out.stdout.index("== Hybrid search"):]
     assert re.search(r"lance \| +0\.0323 \| +1 \| +3", hybrid_part)
     assert re.search(r"pandas \| +0\.0325 \| +1 \| +2", hybrid_part)
+
+
+def test_roles_the_owner_enables_a_reader_searches(roles):  # noqa: F811
+    """The README's application role (no CREATE on schema vecs) enables text search on its own
+    collection (the gin index through _build_index); a role with SELECT searches but can neither
+    enable nor disable it; one without SELECT cannot search."""
+    from .test_roles import NAME, connect
+
+    with connect(roles["app"]) as c:
+        c.execute("select vecs.create_collection(%s, 3)", (NAME,))
+        upsert_json(c, NAME, [["a", [1, 0, 0], {"text": "owned by the app"}], ["b", [0, 1, 0], {"text": "other"}]])
+        assert c.execute("select vecs.enable_text_search(%s)", (NAME,)).fetchone()[0].startswith("ix_text_gin_")
+        assert {r[0]: r[2] for r in hybrid(c, NAME, "app", [0, 1, 0])} == {"a": 1, "b": None}
+        c.execute(psycopg.sql.SQL("grant select on {} to {}").format(
+            psycopg.sql.Identifier("vecs", NAME), psycopg.sql.Identifier(roles["names"]["reader"])))
+    with connect(roles["reader"]) as c:
+        assert [r[0] for r in hybrid(c, NAME, "app", None)] == ["a"]
+        assert describe(c, NAME)[2] is True
+        for statement in ("select vecs.enable_text_search(%s, 'other')", "select vecs.disable_text_search(%s)"):
+            with raises("42501"):
+                c.execute(statement, (NAME,))
+    with connect(roles["stranger"]) as c:
+        with raises("42501"):
+            hybrid(c, NAME, "app", [1, 0, 0])
+    with connect(roles["app"]) as c:
+        assert c.execute("select vecs.disable_text_search(%s)", (NAME,)).fetchone()[0] is True
+        c.execute("select vecs.drop_collection(%s)", (NAME,))
