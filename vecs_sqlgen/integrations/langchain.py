@@ -1,0 +1,226 @@
+"""LangChain: ``VecsVectorStore``, a langchain-core ``VectorStore`` over a vecs_sqlgen collection.
+
+    from vecs_sqlgen.integrations.langchain import VecsVectorStore
+
+    store = VecsVectorStore(embedding=embeddings, collection_name="docs", connection="postgresql://…")
+    store.add_texts(["a text", "another"], metadatas=[{"year": 2012}, {"year": 1973}])
+    store.similarity_search("a query", k=4, filter={"year": {"$gte": 2000}})
+    store.similarity_search("a query", k=4, filter="year >= 2000")
+
+Each document is one record: its id, its embedding, and its metadata with the text under
+``text_key`` (default ``"text"``, the key ``Collection.enable_text_search`` indexes by default).
+``filter`` is the filter language of ``Collection.query`` (a dict or a SQL expression over metadata
+keys; see docs/filters.md), and filtered results are complete. Scores of ``*_with_score`` are
+distances (smaller is nearer); ``similarity_search_with_relevance_scores`` maps them to [0, 1].
+The async methods are langchain-core's (the sync method run in an executor).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any, Callable, Optional, Union
+
+import numpy as np
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.vectorstores import VectorStore
+from langchain_core.vectorstores.utils import maximal_marginal_relevance
+
+from ..client import Client
+from ..collection import Collection, IndexMeasure
+from ..exc import ArgError
+
+Filter = Union[dict[str, Any], str]
+
+__all__ = ["VecsVectorStore"]
+
+
+class VecsVectorStore(VectorStore):
+    """A LangChain vector store backed by the vecs_sqlgen collection ``collection_name``.
+
+    ``connection`` is a DSN (``postgresql://…``; None: $VECS_DATABASE_URL, $DATABASE_URL or the
+    embedded server) or a ``vecs_sqlgen.Client`` (shared, not closed by ``close()``). The collection
+    is created when missing, with the dimension of ``embedding`` (one probe text is embedded unless
+    ``dimension`` is given). ``measure`` is the distance queries use; build a matching index with
+    ``create_index()`` (exact search is used until then).
+    """
+
+    def __init__(
+        self,
+        embedding: Embeddings,
+        collection_name: str,
+        connection: Union[str, Client, None] = None,
+        *,
+        dimension: Optional[int] = None,
+        text_key: str = "text",
+        measure: Union[IndexMeasure, str] = IndexMeasure.cosine_distance,
+        schema: str = "vecs",
+    ) -> None:
+        self._embedding = embedding
+        self.text_key = text_key
+        self.measure = IndexMeasure(measure)
+        if isinstance(connection, Client):
+            self.client, self._owns_client = connection, False
+        else:
+            self.client, self._owns_client = Client(connection, schema=schema), True
+        if dimension is None:
+            dimension = len(embedding.embed_query("dimension"))
+        self.collection: Collection = self.client.get_or_create_collection(name=collection_name, dimension=dimension)
+
+    @property
+    def embeddings(self) -> Embeddings:
+        return self._embedding
+
+    def close(self) -> None:
+        """Disconnect the client this store made (a client passed in is left open)."""
+        if self._owns_client:
+            self.client.disconnect()
+
+    def create_index(self, **kwargs: Any) -> None:
+        """``Collection.create_index`` for this store's measure (other arguments passed on)."""
+        self.collection.create_index(measure=self.measure, **kwargs)
+
+    # ------------------------------------------------------------------ writing
+
+    def add_texts(
+        self,
+        texts: Iterable[str],
+        metadatas: Optional[list[dict[str, Any]]] = None,
+        *,
+        ids: Optional[list[str]] = None,
+        **kwargs: Any,
+    ) -> list[str]:
+        """Embed and upsert ``texts`` (ids default to new UUIDs; an existing id is replaced)."""
+        texts = list(texts)
+        if metadatas is not None and len(metadatas) != len(texts):
+            raise ArgError(f"{len(metadatas)} metadatas for {len(texts)} texts")
+        if ids is not None and len(ids) != len(texts):
+            raise ArgError(f"{len(ids)} ids for {len(texts)} texts")
+        if not texts:
+            return []
+        given: list[Optional[str]] = list(ids) if ids is not None else [None] * len(texts)
+        ids = [id_ if id_ else str(uuid.uuid4()) for id_ in given]
+        vectors = self._embedding.embed_documents(texts)
+        records = []
+        for id_, text, vector, metadata in zip(ids, texts, vectors, metadatas or [{}] * len(texts)):
+            if self.text_key in (metadata or {}):
+                raise ArgError(f'metadata key "{self.text_key}" holds the text: choose another text_key')
+            records.append((id_, vector, {**(metadata or {}), self.text_key: text}))
+        self.collection.upsert(records)
+        return ids
+
+    def delete(self, ids: Optional[list[str]] = None, **kwargs: Any) -> Optional[bool]:
+        """Delete by ids, or by ``filter=`` (our filter language); unknown ids are ignored."""
+        filter_ = kwargs.get("filter")
+        if ids is None and filter_ is None:
+            raise ArgError("delete needs ids or filter=")
+        if ids is not None:
+            self.collection.delete(ids=list(ids))
+        else:
+            self.collection.delete(filters=filter_)
+        return True
+
+    # ------------------------------------------------------------------ reading
+
+    def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        """The documents with these ids, in request order; unknown ids are skipped."""
+        return [self._document(id_, metadata) for id_, _, metadata in self.collection.fetch(list(ids))]
+
+    def similarity_search_with_score_by_vector(
+        self, embedding: list[float], k: int = 4, filter: Optional[Filter] = None, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        """The ``k`` documents nearest ``embedding`` (that match ``filter``) with their distances."""
+        # rows (id, distance, metadata)
+        rows: list[Any] = self.collection.query(
+            data=embedding, limit=k, filters=filter, measure=self.measure, include_value=True, include_metadata=True,
+            **_query_options(kwargs),
+        )  # fmt: skip
+        return [(self._document(row[0], row[2]), float(row[1])) for row in rows]
+
+    def similarity_search_by_vector(
+        self, embedding: list[float], k: int = 4, filter: Optional[Filter] = None, **kwargs: Any
+    ) -> list[Document]:
+        return [doc for doc, _ in self.similarity_search_with_score_by_vector(embedding, k, filter, **kwargs)]
+
+    def similarity_search_with_score(
+        self, query: str, k: int = 4, filter: Optional[Filter] = None, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        return self.similarity_search_with_score_by_vector(self._embedding.embed_query(query), k, filter, **kwargs)
+
+    def similarity_search(
+        self, query: str, k: int = 4, filter: Optional[Filter] = None, **kwargs: Any
+    ) -> list[Document]:
+        return self.similarity_search_by_vector(self._embedding.embed_query(query), k, filter, **kwargs)
+
+    def _select_relevance_score_fn(self) -> Callable[[float], float]:
+        if self.measure == IndexMeasure.cosine_distance:
+            return self._cosine_relevance_score_fn
+        if self.measure == IndexMeasure.max_inner_product:
+            return self._max_inner_product_relevance_score_fn
+        if self.measure == IndexMeasure.l2_distance:
+            return self._euclidean_relevance_score_fn
+        raise NotImplementedError(f"no relevance score for {self.measure.value}")
+
+    def max_marginal_relevance_search_by_vector(
+        self,
+        embedding: list[float],
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: Optional[Filter] = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        """``k`` documents chosen from the ``fetch_k`` nearest for relevance and diversity (MMR)."""
+        # rows (id, vector, metadata)
+        rows: list[Any] = self.collection.query(
+            data=embedding, limit=max(fetch_k, k), filters=filter, measure=self.measure, include_vector=True,
+            include_metadata=True, **_query_options(kwargs),
+        )  # fmt: skip
+        if not rows:
+            return []
+        chosen = maximal_marginal_relevance(
+            np.asarray(embedding, dtype=np.float32), [row[1] for row in rows], lambda_mult=lambda_mult, k=k
+        )
+        return [self._document(rows[i][0], rows[i][2]) for i in chosen]
+
+    def max_marginal_relevance_search(
+        self,
+        query: str,
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: Optional[Filter] = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        return self.max_marginal_relevance_search_by_vector(
+            self._embedding.embed_query(query), k, fetch_k, lambda_mult, filter, **kwargs
+        )
+
+    @classmethod
+    def from_texts(
+        cls,
+        texts: list[str],
+        embedding: Embeddings,
+        metadatas: Optional[list[dict[str, Any]]] = None,
+        *,
+        ids: Optional[list[str]] = None,
+        **kwargs: Any,
+    ) -> VecsVectorStore:
+        """A store (``collection_name=``, ``connection=`` … as for the constructor) holding ``texts``."""
+        store = cls(embedding=embedding, **kwargs)
+        store.add_texts(texts, metadatas, ids=ids)
+        return store
+
+    def _document(self, id_: str, metadata: dict[str, Any]) -> Document:
+        metadata = dict(metadata or {})
+        text = metadata.pop(self.text_key, "")
+        return Document(id=id_, page_content=text if isinstance(text, str) else str(text), metadata=metadata)
+
+
+def _query_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The Collection.query options a caller may pass through (ef_search, probes)."""
+    unknown = set(kwargs) - {"ef_search", "probes"}
+    if unknown:
+        raise ArgError(f"unknown search arguments: {', '.join(sorted(unknown))}")
+    return kwargs
