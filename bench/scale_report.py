@@ -311,7 +311,7 @@ def write(all_res: dict, quick: bool = False) -> Path:
         if res.get("ingest"):
             i = res["ingest"]
             L.append(f"- ingest of {i['rows']:,} rows: raw binary COPY (into a fresh collection table with its GIN index) "
-                     f"{i['copy_s']:.1f} s = {i['copy_rows_s']:,.0f} rows/s; `Collection.upsert` (a generator of records) "
+                     f"{i['copy_s']:.1f} s = {i['copy_rows_s']:,.0f} rows/s; `Collection.upsert` ({i.get('records', 'a generator of records, built while timed, for both')}) "
                      f"{i['upsert_s']:.1f} s = {i['upsert_rows_s']:,.0f} rows/s ({i['ratio']:.2f} × COPY) [HEAD {i['head']}]")  # fmt: skip
         if res.get("index"):
             i = res["index"]
@@ -354,8 +354,9 @@ def write(all_res: dict, quick: bool = False) -> Path:
           "- Shapes: " + "; ".join(f"**{k}** {v}" for k, v in SHAPE_DOC.items()) + ".",
           "- Ground truth: exact cosine search in numpy over the same float32 vectors, filter applied in numpy; a returned row "
           "counts when it matches and its distance is within 1e-5 of the k-th best. Complete = the full 10 rows came back.",
-          "- Each cell: 2 untimed warm-up queries, then the held-out queries in order until at least `min_queries` ran and "
-          "the cell's time budget is spent (so slow cells have fewer queries; `queries` in the full tables).",
+          "- Each cell: 1 untimed warm-up query, then the held-out queries in order until at least `min_queries` ran and "
+          "the cell's time budget is spent, or 5 ran and `max_cell_seconds` is spent (so slow cells have fewer queries and "
+          "noisier recall; `queries` in the full tables).",
           "- Raw statements: `select id from t where <clause> order by vec <=> $q limit 10` (forced exact: `(vec <=> $q) + 0`), "
           "psycopg 3 with parameters, never prepared (`prepare_threshold=None`, so every execution is planned with its "
           "values), settings applied with `set_config(…, false)` for the cell (the SET LOCAL-in-a-transaction form costs the same "
@@ -376,7 +377,7 @@ def write(all_res: dict, quick: bool = False) -> Path:
                   f"- versions: {r['versions']}", f"- vecs-sqlgen capabilities seen (`\\df vecs.*`): {r['caps']}"]  # fmt: skip
             for r in runs:
                 L.append(f"- {r['date']} HEAD {r['head']}: `python -m bench.scale {' '.join(r['argv'])}` (phases {','.join(r['phases'])}; "
-                         f"cell budget {r['cell_seconds']} s, ≥ {r['min_queries']} queries; server {r['data_dir']})")  # fmt: skip
+                         f"cell budget {r['cell_seconds']} s, ≥ {r['min_queries']} queries, at most {r.get('max_cell_seconds', '-')} s; server {r['data_dir']})")  # fmt: skip
     L += ["", "## Commands", "",
           "```",
           "make bench-scale                                   # 250k then 1M, every phase, a fresh server removed at the end",
