@@ -226,7 +226,9 @@ class Collection:
         rows = self.client._execute("fetch", (self.name, _args.ids(ids)))
         return [(id_, _numpy(vec), metadata) for id_, vec, metadata in rows]
 
-    def delete(self, ids: Optional[Iterable[str]] = None, filters: Optional[Union[Metadata, str]] = None) -> List[str]:
+    def delete(
+        self, ids: Optional[Iterable[str]] = None, filters: Optional[Union[Dict[str, Any], str]] = None
+    ) -> List[str]:
         """Delete by ids or by a metadata filter (a dict or a SQL expression); returns the deleted ids."""
         if ids is None and filters is None:
             raise ArgError("Either ids or filters must be provided.")
@@ -355,7 +357,7 @@ class Collection:
         index_arguments: Optional[Union[IndexArgsIVFFlat, IndexArgsHNSW]] = None,
         replace: bool = True,
         *,
-        filters: Optional[Union[Metadata, str]] = None,
+        filters: Optional[Union[Dict[str, Any], str]] = None,
     ) -> None:
         """Build the collection's vector index (replacing an existing one unless ``replace`` is False).
 
