@@ -74,3 +74,22 @@ def rows(conn: psycopg.Connection, collection: str) -> dict[str, tuple[list[floa
 def drop_collections(conn: psycopg.Connection, names: Iterable[str]) -> None:
     for name in names:
         conn.execute("select vecs.drop_collection(%s)", (name,))
+
+
+@contextlib.contextmanager
+def query_reports(conn: psycopg.Connection) -> Iterator[list[str]]:
+    """What vecs.query reports it chose (its DEBUG messages, without the "vecs.query: " prefix)."""
+    seen: list[str] = []
+
+    def keep(d: psycopg.errors.Diagnostic) -> None:
+        text = d.message_primary or ""
+        if text.startswith("vecs.query: "):
+            seen.append(text[len("vecs.query: "):])
+
+    conn.execute("set client_min_messages = debug1")
+    conn.add_notice_handler(keep)
+    try:
+        yield seen
+    finally:
+        conn.remove_notice_handler(keep)
+        conn.execute("reset client_min_messages")

@@ -3,7 +3,6 @@ completeness of filtered searches through HNSW and IVFFlat indexes (issue 2)."""
 
 from __future__ import annotations
 
-import contextlib
 
 import uuid
 
@@ -12,7 +11,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from .helpers import parse_vec, raises, vec
+from .helpers import parse_vec, query_reports, raises, vec
 
 MEASURES = ["cosine_distance", "l2_distance", "max_inner_product", "l1_distance"]
 NEEDS = {"l1_distance": "0.7.0"}  # pgvector version that brings the measure's operator
@@ -88,24 +87,6 @@ def big(mconn):
     mconn.execute(f'analyze vecs."{name}"')
     yield name, X, index
     mconn.execute("select vecs.drop_collection(%s)", (name,))
-
-
-@contextlib.contextmanager
-def query_path(conn):
-    """What vecs.query reports it did (its DEBUG messages, without the "vecs.query: " prefix)."""
-    paths: list[str] = []
-
-    def keep(d):
-        text = d.message_primary or ""
-        if text.startswith("vecs.query: "):
-            paths.append(text[len("vecs.query: "):])
-    conn.execute("set client_min_messages = debug1")
-    conn.add_notice_handler(keep)
-    try:
-        yield paths
-    finally:
-        conn.remove_notice_handler(keep)
-        conn.execute("reset client_min_messages")
 
 
 def run_query(conn, name, q, **kw):
@@ -445,7 +426,7 @@ def test_a_small_table_is_searched_exactly_without_counting(mconn, big):
         with mconn.transaction():
             mconn.execute(f"set local vecs.exact_search_threshold = {threshold}")
             before = scans()
-            with query_path(mconn) as path:
+            with query_reports(mconn) as path:
                 got = run_query(mconn, name, q, k=10, filters=Jsonb({"g": {"$lt": 3}}))
             assert scans() - before == 1, threshold
         assert len(path) == 1 and path[0].startswith(f"exact search ({how}"), path

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 
 import numpy as np
@@ -22,7 +21,7 @@ from psycopg.types.json import Jsonb
 import vecs_sqlgen
 from vecs_sqlgen import exc
 
-from .helpers import raises
+from .helpers import query_reports, raises
 from .packaging import as_role, scratch  # noqa: F401 - fixtures
 
 N = 3000
@@ -55,23 +54,6 @@ def exact_ids(X, metas, q, k, keep) -> list[str]:
     d = 1 - X[idx] @ (q / np.linalg.norm(q))
     order = np.lexsort((np.array([f"r{i}" for i in idx]), d))[:k]
     return [f"r{idx[j]}" for j in order]
-
-
-@contextlib.contextmanager
-def reported(conn):
-    """vecs.query's DEBUG reports of the path it took."""
-    seen: list[str] = []
-
-    def keep(d):
-        if (d.message_primary or "").startswith("vecs.query: "):
-            seen.append(d.message_primary[len("vecs.query: "):])
-    conn.execute("set client_min_messages = debug1")
-    conn.add_notice_handler(keep)
-    try:
-        yield seen
-    finally:
-        conn.remove_notice_handler(keep)
-        conn.execute("reset client_min_messages")
 
 
 def index_scans(conn, index: str) -> int:
@@ -122,13 +104,13 @@ def test_metadata_index_answers_and_estimates_range_filters(conn, docs):
     flt = {"n": {"$gte": 2900}}
     want = exact_ids(X, metas, q, 10, lambda m: m["n"] >= 2900)
     conn.execute("set vecs.exact_search_threshold = 1000")
-    with reported(conn) as seen:
+    with query_reports(conn) as seen:
         assert query_ids(conn, name, q, 10, flt) == want
     assert seen[0].startswith("exact search (sample: "), seen
     ix = conn.execute("select vecs.create_metadata_index(%s, 'n')", (name,)).fetchone()[0]
     with conn.transaction():
         before = index_scans(conn, ix)
-        with reported(conn) as seen:
+        with query_reports(conn) as seen:
             assert query_ids(conn, name, q, 10, flt) == want
         assert index_scans(conn, ix) > before
     assert seen[0].startswith("exact search (estimate: "), seen
@@ -172,7 +154,7 @@ def test_filtered_index_is_used_by_queries_whose_filter_has_its_tests(conn, docs
                 conn.execute("set local enable_bitmapscan = off")
                 conn.execute("set local enable_seqscan = off")
                 before = index_scans(conn, ix)
-                with reported(conn) as seen:
+                with query_reports(conn) as seen:
                     got = query_ids(conn, name, q, 10, flt)
                 assert index_scans(conn, ix) > before, flt
             assert seen[0].startswith("index search (filtered index: "), seen
@@ -219,7 +201,7 @@ def test_no_count_and_a_wrong_estimate_costs_only_time(conn, docs):
     conn.execute(sql.SQL("update {} set metadata = metadata || jsonb_build_object('s', case when (metadata ->> 'n')::int < 5 then 'py' else 'other' end)").format(table))
     q = np.random.default_rng(4).standard_normal(DIM).astype(np.float32)
     conn.execute("set vecs.exact_search_threshold = 100")
-    with reported(conn) as seen:
+    with query_reports(conn) as seen:
         got = query_ids(conn, name, q, 10, {"s": "py"})
     assert seen[0].startswith("index search (estimate: "), seen
     assert sorted(got) == [f"r{i}" for i in range(5)]  # complete: all 5 that match
