@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sized
 from dataclasses import asdict, dataclass, is_dataclass
 from enum import Enum
 from itertools import chain, islice
@@ -13,7 +13,7 @@ import numpy as np
 from psycopg import errors, postgres, sql
 from psycopg.types.json import Jsonb
 
-from . import _args, _records
+from . import _args, _progress, _records
 from .adapter import Adapter, AdapterContext, NoOp
 from .adapter.base import chunked
 from .client import STAGING_REGCLASS
@@ -140,15 +140,28 @@ class Collection:
         skip_adapter: bool = False,
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
-        progress: Optional[Callable[[int], None]] = None,
+        progress: _progress.Progress = None,
     ) -> None:
         """Insert or replace records ``(id, vector or media, metadata)``, all or nothing.
 
         ``records`` may be any iterable (a generator streams: memory stays flat). Each record is
         checked before it is sent; a bad one raises InvalidRecord or MismatchedDimension naming its
         position and id, and nothing is written. Records are read and sent ``batch_size`` at a time;
-        ``progress`` is called with the running count of records sent after each batch.
+        ``progress`` is called with the running count of records sent after each batch, or with
+        ``progress=True`` a progress bar is drawn on stderr when it is a terminal.
         """
+        sized = isinstance(records, Sized) and (skip_adapter is True or self.adapter is self._default_adapter)
+        total = len(records) if sized else None  # type: ignore[arg-type]  # Sized, checked above
+        with _progress.reporter(progress, total=total, desc=f"upsert {self.name}", unit="records") as report:
+            self._upsert(records, skip_adapter, batch_size, report)
+
+    def _upsert(
+        self,
+        records: Iterable[Tuple[str, Any, Metadata]],
+        skip_adapter: bool,
+        batch_size: int,
+        progress: Optional[Callable[[int], None]],
+    ) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ArgError("batch_size must be a positive integer")
         records = _args.records(records)
