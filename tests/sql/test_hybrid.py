@@ -196,6 +196,17 @@ def test_enable_argument_errors(conn, make_collection):
         conn.execute("select vecs.enable_text_search('no such')")
     with raises("VX003"):
         conn.execute("select vecs.disable_text_search('no such')")
+    conn.execute("set vecs.max_build_memory = 'lots'")  # the rewrite's index builds are sized as create_index's
+    try:
+        with raises("VX001", 'setting vecs.max_build_memory must be a size such as 1GB or 512MB, got "lots"'):
+            conn.execute("select vecs.enable_text_search(%s)", (c,))
+    finally:
+        conn.execute("reset vecs.max_build_memory")
+    with conn.transaction():
+        mem = conn.execute("show maintenance_work_mem").fetchone()[0]
+        conn.execute("select vecs.enable_text_search(%s)", (c,))
+        assert conn.execute("show maintenance_work_mem").fetchone()[0] == mem  # put back
+        conn.execute("select vecs.disable_text_search(%s)", (c,))
     # a column of that name the user made is not taken over
     conn.execute(f"alter table {table(conn, c)} add column vecs_tsv tsvector")
     with raises("VX001", f'collection "{c}" has a column vecs_tsv that enable_text_search did not make'):
