@@ -465,6 +465,9 @@ def compiled_count(conn, n: int, filters: dict) -> int | None:
     try:
         clause, keys, vals = conn.execute("select * from vecs._filter_clauses(%s)", (Jsonb(filters),)).fetchone()
         cur = psycopg.RawCursor(conn)
+        from psycopg.types.string import StrDumper
+
+        cur.adapters.register_dumper(str, StrDumper)  # keys as text[], not unknown[]
         q = S.SQL("select count(*) from {} as t where {}").format(table(n), S.SQL(clause))
         return cur.execute(q, (keys, [Jsonb(v) for v in vals])).fetchone()[0]
     except (psycopg.Error, TypeError, ValueError) as e:
