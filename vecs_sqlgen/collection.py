@@ -371,6 +371,7 @@ class Collection:
         replace: bool = True,
         *,
         filters: Optional[Union[Dict[str, Any], str]] = None,
+        progress: _progress.IndexProgress = None,
     ) -> None:
         """Build the collection's vector index (replacing an existing one unless ``replace`` is False).
 
@@ -382,6 +383,10 @@ class Collection:
         and the old one is then dropped, concurrently when a transaction is still using it (this call
         then returns once those transactions have ended). ArgError for a bad method,
         measure or arguments, or when ``replace`` is False and an index exists.
+
+        ``progress=True`` draws the build's progress (``pg_stat_progress_create_index``: phase, tuples
+        done of total) on stderr when it is a terminal; a callable is called, from a polling thread,
+        with each ``IndexBuildProgress(phase, tuples_done, tuples_total)``, the last with phase "done".
         """
         given, method = method, _args.choice(IndexMethod, method, "invalid index method")
         replace = _args.flag(replace, "replace")
@@ -412,18 +417,22 @@ class Collection:
                 notices.append(d.message_primary or "")
 
             conn.add_notice_handler(keep)
+            build = _progress.index_build(
+                progress, dsn=self.client._dsn, pid=conn.info.backend_pid, desc=f"create_index {self.name}"
+            )
             try:
-                rows = self.client._execute(
-                    "create_index",
-                    (
-                        self.name,
-                        imeasure.value,
-                        method.value,
-                        Jsonb(arguments) if arguments else None,
-                        replace,
-                        Jsonb(filter_json) if filter_json is not None else None,
-                    ),
-                )
+                with build:
+                    rows = self.client._execute(
+                        "create_index",
+                        (
+                            self.name,
+                            imeasure.value,
+                            method.value,
+                            Jsonb(arguments) if arguments else None,
+                            replace,
+                            Jsonb(filter_json) if filter_json is not None else None,
+                        ),
+                    )
             finally:
                 conn.remove_notice_handler(keep)
         for notice in notices:
