@@ -162,3 +162,19 @@ def test_the_text_key_must_not_collide_with_metadata(store):
     assert store.add_texts([]) == []
     with pytest.raises(ArgError):
         store.add_texts(["a", "b"], ids=["only one"])
+
+
+def test_hybrid_search_over_the_stored_texts(vx):
+    name = _name()
+    s = VecsVectorStore(embedding=AxisEmbedding(), collection_name=name, connection=vx)
+    try:
+        s.add_texts(["x0", "x1", "the quick brown fox", "the fox and the hound"], ids=["a", "b", "c", "d"],
+                    metadatas=[{"n": 0}, {"n": 1}, {"n": 2}, {"n": 3}])  # fmt: skip
+        s.enable_text_search()
+        docs = s.hybrid_search_with_score("fox", k=4)
+        assert {d.id for d, _ in docs[:2]} == {"c", "d"}
+        assert [sc for _, sc in docs] == sorted((sc for _, sc in docs), reverse=True)
+        assert [d.id for d in s.hybrid_search("fox", k=4, filter={"n": {"$gte": 3}})] == ["d"]
+        assert [d.id for d in s.hybrid_search("fox", k=4, filter="n < 3", fusion="weighted")][0] == "c"
+    finally:
+        vx.delete_collection(name)

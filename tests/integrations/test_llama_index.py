@@ -196,6 +196,8 @@ def test_query_by_doc_ids_and_node_ids(store, nodes):
     q = VectorStoreQuery(query_embedding=vec(0.5), similarity_top_k=10, node_ids=["aaa", "ddd"])
     assert sorted(store.query(q).ids) == ["aaa", "ddd"]
     with pytest.raises(NotImplementedError):
+        store.query(VectorStoreQuery(query_embedding=vec(0.5), mode=VectorStoreQueryMode.SVM))
+    with pytest.raises(ArgError, match="text search is not enabled"):
         store.query(VectorStoreQuery(query_embedding=vec(0.5), mode=VectorStoreQueryMode.HYBRID, query_str="x"))
 
 
@@ -290,3 +292,46 @@ def test_a_dsn_connection_and_the_stores_own_keys(dsn, vx):
     finally:
         s.close()
         vx.delete_collection(name)
+
+
+# ---------------------------------------------------------------------------- hybrid and text search
+
+
+@pytest.fixture
+def hybrid_nodes() -> list[TextNode]:
+    return [
+        TextNode(text="lorem ipsum", id_="aaa", embedding=vec(0.1)),
+        TextNode(text="dolor sit amet", id_="bbb", extra_info={"test_key": "test_value"}, embedding=vec(1.0)),
+        TextNode(text="The quick brown fox jumped over the lazy dog.", id_="ccc", embedding=vec(5.0)),
+        TextNode(text="The fox and the hound", id_="ddd", extra_info={"test_key": "test_value"}, embedding=vec(10.0)),
+    ]
+
+
+@pytest.mark.parametrize("use_async", [True, False])
+async def test_text_search_and_hybrid_query(store, hybrid_nodes, use_async):
+    await _add(store, hybrid_nodes, use_async)
+    store.enable_text_search()
+    # text search works for a sentence, not only a word
+    q = VectorStoreQuery(query_str="who is the fox?", sparse_top_k=2, mode=VectorStoreQueryMode.TEXT_SEARCH)
+    res = await _query(store, q, use_async)
+    assert sorted(res.ids) == ["ccc", "ddd"]
+    q = VectorStoreQuery(
+        query_embedding=vec(0.1), query_str="fox", similarity_top_k=4, mode=VectorStoreQueryMode.HYBRID
+    )
+    res = await _query(store, q, use_async)
+    assert sorted(res.ids) == ["aaa", "bbb", "ccc", "ddd"]
+    assert res.similarities == sorted(res.similarities, reverse=True)
+    assert set(res.ids[:2]) & {"ccc", "ddd"}  # a text match ranks high
+    # filters apply inside both branches
+    q = VectorStoreQuery(
+        query_embedding=vec(0.1), query_str="fox", similarity_top_k=10, mode=VectorStoreQueryMode.HYBRID,
+        filters=_eq("test_key", "test_value"),
+    )  # fmt: skip
+    assert sorted((await _query(store, q, use_async)).ids) == ["bbb", "ddd"]
+    # alpha weighs the branches: all vector
+    q = VectorStoreQuery(
+        query_embedding=vec(10.0), query_str="lorem", similarity_top_k=1, mode=VectorStoreQueryMode.HYBRID, alpha=1.0
+    )
+    assert (await _query(store, q, use_async)).ids == ["ddd"]
+    with pytest.raises(ArgError):
+        store.query(VectorStoreQuery(query_embedding=vec(1.0), mode=VectorStoreQueryMode.HYBRID))

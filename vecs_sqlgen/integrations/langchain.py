@@ -197,6 +197,27 @@ class VecsVectorStore(VectorStore):
             self._embedding.embed_query(query), k, fetch_k, lambda_mult, filter, **kwargs
         )
 
+    # ------------------------------------------------------------------ hybrid search
+
+    def enable_text_search(self, config: str = "english") -> str:
+        """Full-text search over the stored texts (``Collection.enable_text_search`` on ``text_key``)."""
+        return self.collection.enable_text_search(self.text_key, config)
+
+    def hybrid_search_with_score(
+        self, query: str, k: int = 4, filter: Optional[Filter] = None, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        """Full-text and vector search for ``query``, fused (``Collection.hybrid_query``: ``fusion``,
+        ``rrf_k``, ``full_text_weight``, ``semantic_weight``, ``candidates``, ``parser`` pass through),
+        with fused scores (larger is better). Needs ``enable_text_search()``."""
+        matches = self.collection.hybrid_query(
+            text=query, data=self._embedding.embed_query(query), limit=k, filters=filter, include_metadata=True,
+            measure=self.measure, **kwargs,
+        )  # fmt: skip
+        return [(self._document(m.id, m.metadata or {}), float(m.score)) for m in matches]
+
+    def hybrid_search(self, query: str, k: int = 4, filter: Optional[Filter] = None, **kwargs: Any) -> list[Document]:
+        return [doc for doc, _ in self.hybrid_search_with_score(query, k, filter, **kwargs)]
+
     @classmethod
     def from_texts(
         cls,

@@ -186,9 +186,10 @@ class VecsVectorStore(BasePydanticVectorStore):
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         """The ``similarity_top_k`` nodes nearest ``query.query_embedding`` that match its filters
         (and its ``doc_ids`` / ``node_ids`` when given)."""
-        if query.mode != VectorStoreQueryMode.DEFAULT:
-            raise NotImplementedError(f"query mode {query.mode.value} (only the default vector search)")
-        if query.query_embedding is None:
+        text_modes = (VectorStoreQueryMode.TEXT_SEARCH, VectorStoreQueryMode.SPARSE)
+        if query.mode not in (VectorStoreQueryMode.DEFAULT, VectorStoreQueryMode.HYBRID, *text_modes):
+            raise NotImplementedError(f"query mode {query.mode.value}")
+        if query.mode == VectorStoreQueryMode.DEFAULT and query.query_embedding is None:
             raise ArgError("query_embedding is required")
         parts = []
         if query.filters is not None and query.filters.filters:
@@ -197,6 +198,8 @@ class VecsVectorStore(BasePydanticVectorStore):
             parts.append({"ref_doc_id": {"$in": list(query.doc_ids)}})
         if query.node_ids is not None:
             parts.append({NODE_ID_KEY: {"$in": list(query.node_ids)}})
+        if query.mode != VectorStoreQueryMode.DEFAULT:
+            return self._hybrid(query, _all_of(parts), text_only=query.mode in text_modes)
         # rows (id, distance, metadata)
         rows: list[Any] = self._collection.query(
             data=query.query_embedding,
@@ -210,6 +213,42 @@ class VecsVectorStore(BasePydanticVectorStore):
             nodes=[self._node(row[2]) for row in rows],
             similarities=[self._similarity(float(row[1])) for row in rows],
             ids=[row[0] for row in rows],
+        )
+
+    def enable_text_search(self, config: str = "english") -> str:
+        """Full-text search over the stored texts, for the HYBRID and TEXT_SEARCH query modes
+        (``Collection.enable_text_search`` on ``text_key``)."""
+        return self._collection.enable_text_search(self.text_key, config)
+
+    def _hybrid(
+        self, query: VectorStoreQuery, filters: Optional[dict[str, Any]], text_only: bool
+    ) -> VectorStoreQueryResult:
+        """HYBRID: full-text and vector search fused (``Collection.hybrid_query``; ``alpha`` weighs
+        the vector branch, 0 to 1, in a weighted fusion; else reciprocal rank fusion); TEXT_SEARCH
+        and SPARSE: full-text search only. Similarities are the fused scores."""
+        if not query.query_str:
+            raise ArgError(f"query_str is required in {query.mode.value} mode")
+        if not text_only and query.query_embedding is None:
+            raise ArgError("query_embedding is required in hybrid mode")
+        options: dict[str, Any] = {}
+        if query.alpha is not None and not text_only:
+            options = {"fusion": "weighted", "semantic_weight": query.alpha, "full_text_weight": 1.0 - query.alpha}
+        limit = query.hybrid_top_k or query.similarity_top_k
+        if text_only:
+            limit = query.sparse_top_k or limit
+        matches = self._collection.hybrid_query(
+            text=query.query_str,
+            data=None if text_only else query.query_embedding,
+            limit=limit,
+            filters=filters,
+            include_metadata=True,
+            measure=IndexMeasure(self.measure),
+            **options,
+        )
+        return VectorStoreQueryResult(
+            nodes=[self._node(m.metadata or {}) for m in matches],
+            similarities=[float(m.score) for m in matches],
+            ids=[m.id for m in matches],
         )
 
     # ------------------------------------------------------------------ helpers
