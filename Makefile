@@ -101,6 +101,12 @@ $(BENCH_STAMP): pyproject.toml Makefile
 
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python -m bench.run
+	$(BENCH_VENV)/bin/python -m bench.hybrid
+
+# Hybrid search (issue 12) alone: bench/hybrid.md and bench/hybrid.json (≈ 5 min on the shared data).
+.PHONY: bench-hybrid
+bench-hybrid: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python -m bench.hybrid $(ARGS)
 
 # The scale benchmark (issue 11, item 5): 250k and 1M rows, every filter shape at 0.1 % … 99 %
 # selectivity, without/with metadata btrees and a filtered HNSW index, for vecs.query, Collection.query,
