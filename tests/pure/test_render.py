@@ -36,7 +36,7 @@ def header(stmt: str) -> str:
 
 def code_only(sql: str) -> str:
     """The SQL without comments, COMMENT statements and '…' literals (dollar-quoted bodies are kept)."""
-    sql = re.sub(r"COMMENT ON .*? IS\s*'(?:[^']|'')*';", "", sql, flags=re.DOTALL)
+    sql = re.sub(r"^COMMENT ON .*? IS\s*'(?:[^']|'')*';", "", sql, flags=re.DOTALL | re.MULTILINE)  # statements, not format() text
     out, i, n = [], 0, len(sql)
     while i < n:
         if sql.startswith("--", i):
