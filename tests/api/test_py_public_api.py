@@ -89,6 +89,7 @@ def test_method_signatures_match_vecs():
     assert _params(C.create_index) == {
         "measure": (P, vecs.IndexMeasure.cosine_distance), "method": (P, vecs.IndexMethod.auto),
         "index_arguments": (P, None), "replace": (P, True), "filters": (K, None),  # filters: ours (issue 11)
+        "progress": (K, None),  # ours (issue 15)
     }  # fmt: skip
     assert list(_params(C.upsert))[:2] == ["records", "skip_adapter"]
     assert _params(C.upsert)["skip_adapter"] == (P, False)
