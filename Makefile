@@ -26,10 +26,12 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install --quiet -e ".[test,lint,text,langchain,llama-index,integration-tests]" "$(TORCH)"
 	touch $@
 
-# Install into the embedded PostgreSQL 18 + pgvector server and run the demo from SQL with psql.
+# Install into the embedded PostgreSQL 18 + pgvector server and run the demo from SQL with psql, then
+# the demo on real data: 3,156 Debian packages (examples/debian/), searched from Python and SQL.
 demo: $(STAMP)
 	$(CLI) install
 	$$($(PY) -c 'from vecs_sqlgen.dsn import embedded_bin; print(embedded_bin("psql"))') -X -q "$$($(CLI) dsn)" -f examples/demo.sql
+	$(PY) examples/demo_debian.py --dsn "$$($(CLI) dsn)"
 
 # ruff (lint + format) and mypy --strict on vecs_sqlgen/, as configured in pyproject.toml.
 lint: $(STAMP)
