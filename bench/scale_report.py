@@ -115,16 +115,22 @@ def targets(res: dict, cells: Cells) -> list[tuple[str, str, str]]:
             eq = {k: c for k, c in raws.items() if c["recall"] >= vq["recall"] - 0.002 and k != "exact"}
             k = min(eq, key=lambda k: eq[k]["p50"]) if eq else max(raws, key=lambda k: raws[k]["recall"])
             r = vq["p50"] / raws[k]["p50"]
+            hnsw = {x: c for x, c in raws.items() if x != "exact"}
+            top = max(hnsw, key=lambda x: (hnsw[x]["recall"], -hnsw[x]["p50"])) if hnsw else None
+            ctx = f" (best raw index scan: {top} {rp(hnsw[top])} ms)" if top and top != k else ""
             out.append(("unfiltered p50 ≤ 1.15 × raw at equal recall", "PASS" if r <= 1.15 else "MISS",
-                        f"vecs.query {rp(vq)} ms vs raw {k} {rp(raws[k])} ms: {r:.2f} ×"))  # fmt: skip
+                        f"vecs.query {rp(vq)} ms vs raw {k} {rp(raws[k])} ms: {r:.2f} ×{ctx}"))  # fmt: skip
         diffs = [cells.get("base", f, "Collection.query")["p50"] - cells.get("base", f, "vecs.query")["p50"]
                  for f in fs if cells.get("base", f, "Collection.query")]  # fmt: skip
         if diffs:
             cq, vq = cells.get("base", "unfiltered", "Collection.query"), cells.get("base", "unfiltered", "vecs.query")
             un = cq["p50"] - vq["p50"] if cq and vq else float("nan")
             med = float(np.median(diffs))
-            out.append(("Collection.query adds ≤ 0.1 ms over vecs.query", "PASS" if un <= 0.1 and med <= 0.1 else "MISS",
-                        f"unfiltered +{un:.3f} ms; median over {len(diffs)} filters {med:+.3f} ms (p50 difference)"))  # fmt: skip
+            noisy = abs(un) > 1.0
+            verdict = "n/a (noise)" if noisy else ("PASS" if un <= 0.1 and med <= 0.1 else "MISS")
+            out.append(("Collection.query adds ≤ 0.1 ms over vecs.query", verdict,
+                        f"unfiltered {un:+.3f} ms; median over {len(diffs)} filters {med:+.3f} ms (p50 difference of cells "
+                        "measured one after the other; below ~1 ms it needs a paired, interleaved run such as `make bench`'s)"))  # fmt: skip
     ing = res.get("ingest")
     if ing:
         out.append(("ingest through Collection.upsert ≥ 0.8 × raw binary COPY", "PASS" if ing["ratio"] >= 0.8 else "MISS",
