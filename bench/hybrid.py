@@ -22,6 +22,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from psycopg import sql as S
 from psycopg.types.json import Jsonb
 
 import vecs_sqlgen
@@ -154,14 +155,15 @@ def main(argv: list[str] | None = None) -> int:
         results["enable_text_search_s"] = round(time.perf_counter() - t, 1)
         log(f"hnsw {results['hnsw_build_s']} s, enable_text_search {results['enable_text_search_s']} s")
         conn = server.connect()
-        conn.execute(f"vacuum analyze vecs.{COLLECTION}")
+        conn.execute(S.SQL("vacuum analyze {}").format(S.Identifier("vecs", COLLECTION)))
         conn.execute(SUPABASE.format(table=COLLECTION))
         conn.execute(SUPABASE_INDEXED.format(table=COLLECTION))
         assert "hybrid_search_indexed" in SUPABASE_INDEXED and "nearest" in SUPABASE_INDEXED
         # how the guide's semantic branch is planned (the function body's statement, with a literal vector)
         q0 = str(queries[0].tolist())
-        plan = conn.execute(f"explain (format json) select id, row_number() over (order by vec <=> '{q0}'::vector) as rank_ix"
-                            f" from vecs.{COLLECTION} order by rank_ix limit 20").fetchone()[0]
+        plan = conn.execute(S.SQL("explain (format json) select id, row_number() over (order by vec <=> %s::vector) as rank_ix"
+                                  " from {} order by rank_ix limit 20").format(S.Identifier("vecs", COLLECTION)),
+                            (q0,)).fetchone()[0]
         results["supabase_semantic_plan"] = " > ".join(_nodes(plan[0]["Plan"]))
         log(f"the guide's semantic branch: {results['supabase_semantic_plan']}")
         conn.execute("set default_text_search_config = 'pg_catalog.english'")  # what the guide's parser calls use
