@@ -123,9 +123,12 @@ def test_metadata_index_needs_ownership(dsn, conn, docs, scratch):
     other = scratch.role("vecs_meta")
     conn.execute(sql.SQL("grant usage on schema vecs to {}").format(sql.Identifier(other)))
     conn.execute(sql.SQL("grant select, insert, update, delete on {} to {}").format(sql.Identifier("vecs", docs[0]), sql.Identifier(other)))
-    with psycopg.connect(as_role(dsn, other), autocommit=True) as c:
-        with raises("42501", match="must be owner of table"):
-            c.execute("select vecs.create_metadata_index(%s, 'n')", (docs[0],))
+    try:
+        with psycopg.connect(as_role(dsn, other), autocommit=True) as c:
+            with raises("42501", match="must be owner of table"):
+                c.execute("select vecs.create_metadata_index(%s, 'n')", (docs[0],))
+    finally:  # its grants live in this database, which may not be the one scratch cleans
+        conn.execute(sql.SQL("drop owned by {}").format(sql.Identifier(other)))
 
 
 # ----------------------------------------------------------------------------- filtered vector indexes

@@ -85,13 +85,16 @@ def test_hostile_role_settings_change_nothing(dsn, conn, tagged, scratch):
     for name, value in HOSTILE.items():
         conn.execute(sql.SQL("alter role {} set {} = {}").format(sql.Identifier(role), sql.Identifier(*name.split(".")),
                                                                   sql.Literal(value)))
-    with psycopg.connect(as_role(dsn, role), autocommit=True) as c:
-        assert c.execute("show standard_conforming_strings").fetchone()[0] == "off"
-        assert _results(c, tagged) == expected
-    with vecs_sqlgen.create_client(as_role(dsn, role)) as vx:
-        docs = vx.get_or_create_collection(tagged, dimension=3)
-        for f in FILTERS:
-            assert len(docs.query(data=[1, 0.5, 0.5], limit=300, filters=f)) == len(expected[3 * FILTERS.index(f)])
+    try:
+        with psycopg.connect(as_role(dsn, role), autocommit=True) as c:
+            assert c.execute("show standard_conforming_strings").fetchone()[0] == "off"
+            assert _results(c, tagged) == expected
+        with vecs_sqlgen.create_client(as_role(dsn, role)) as vx:
+            docs = vx.get_or_create_collection(tagged, dimension=3)
+            for f in FILTERS:
+                assert len(docs.query(data=[1, 0.5, 0.5], limit=300, filters=f)) == len(expected[3 * FILTERS.index(f)])
+    finally:  # its grants live in this database, which may not be the one scratch cleans
+        conn.execute(sql.SQL("drop owned by {}").format(sql.Identifier(role)))
 
 
 def test_a_bad_exact_search_threshold_is_an_argument_error(conn, tagged, vx):
