@@ -32,7 +32,7 @@ FIRST = "schema.sql.j2"
 DEFAULTS = {
     "ef_search": 100,  # per ef_search_rows rows searched (at least this): recall@10 ~0.99 from 62k to 1M rows
     "ef_search_rows": 125000,
-    "filtered_ef_share": 0.5,  # of that, where an iterative scan applies a filter
+    "filtered_ef_max": 400,  # at most, where an iterative scan applies a filter
     # exact search up to this share of the collection (or exact_search_threshold rows, if more):
     # iterative scans that discard most rows lose recall (0.88-0.96 at 7-10 % of 1M rows)
     "exact_search_share": 0.15,
