@@ -1,6 +1,7 @@
 """CREATE EXTENSION vecs from the bundle (issue 5): the same functions as every other install route,
-and each route refuses, clearly, to take over the other's schema. The whole SQL-level suite also runs
-on the extension (make test: VECS_TEST_INSTALL=extension)."""
+and each route refuses, clearly, to take over the other's schema. The SQL-level suite also runs
+on the extension (make test: VECS_TEST_INSTALL=extension), less this file, test_upgrade.py and
+test_planted.py, which install into databases of their own on both routes."""
 
 from __future__ import annotations
 
