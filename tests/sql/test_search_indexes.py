@@ -212,6 +212,30 @@ def test_no_count_and_a_wrong_estimate_costs_only_time(conn, docs):
     conn.execute(sql.SQL("alter table {} reset (autovacuum_enabled)").format(table))
 
 
+def test_exact_search_share_decides_for_filters_an_index_answers(conn, docs):
+    """Where an index answers the filter (containment: the GIN index), exact search covers up to
+    vecs.exact_search_share of the collection even above the row threshold; a filter a sample
+    estimates never gets the share (its exact search would read the whole table)."""
+    name, X, metas = docs
+    q = np.random.default_rng(5).standard_normal(DIM).astype(np.float32)
+    three = {"g": {"$in": [1, 2, 3]}}  # 30 % of the rows
+    conn.execute("set vecs.exact_search_threshold = 100")  # below every estimate here
+    try:
+        for share, path in (("0.5", "exact"), ("0.2", "index"), (None, "index")):
+            conn.execute("select set_config('vecs.exact_search_share', %s, false)", (share or "",))
+            with query_reports(conn) as seen:
+                got = query_ids(conn, name, q, 10, three)
+            assert seen[0].startswith(f"{path} search (estimate: "), (share, seen)
+            assert got == exact_ids(X, metas, q, 10, lambda m: m["g"] in (1, 2, 3))
+        conn.execute("set vecs.exact_search_share = 0.9")
+        with query_reports(conn) as seen:
+            query_ids(conn, name, q, 10, {"n": {"$gte": 600}})  # 80 %, estimated by a sample
+        assert seen[0].startswith("index search (sample: "), seen
+    finally:
+        conn.execute("reset vecs.exact_search_threshold")
+        conn.execute("reset vecs.exact_search_share")
+
+
 def test_python_api(dsn, docs):
     name, X, metas = docs
     with vecs_sqlgen.create_client(dsn) as vx:

@@ -111,6 +111,18 @@ def test_a_bad_exact_search_threshold_is_an_argument_error(conn, tagged, vx):
         vx.get_or_create_collection(tagged, dimension=3).query([1, 0, 0], filters={"n": 1})
 
 
+def test_a_bad_exact_search_share_is_an_argument_error(conn, tagged):
+    for value in ("abc", "-0.1", "1.5", "2", "1e-3", "0.1234567"):
+        with conn.transaction(force_rollback=True):
+            conn.execute("select set_config('vecs.exact_search_share', %s, true)", (value,))
+            with raises("VX001", match=f'setting vecs.exact_search_share must be a fraction between 0 and 1, got "{value}"'):
+                conn.execute("select * from vecs.query(%s, '[1,0,0]', filters => '{\"n\": 1}')", (tagged,))
+    for value in ("0", ".5", "0.25", " 1 ", "1.0"):
+        with conn.transaction(force_rollback=True):
+            conn.execute("select set_config('vecs.exact_search_share', %s, true)", (value,))
+            assert conn.execute("select count(*) from vecs.query(%s, '[1,0,0]', filters => '{\"n\": 1}')", (tagged,)).fetchone()[0] == 1
+
+
 def test_a_bad_max_build_memory_is_an_argument_error(conn, tagged, vx):
     for value in ("lots", "-1GB", "1 parsec", "0"):
         with conn.transaction(force_rollback=True):
