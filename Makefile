@@ -41,15 +41,10 @@ lint: $(STAMP)
 
 # Every test layer (pure, SQL-level, Python API, compatibility) against a real server; the SQL-level
 # suite again on CREATE EXTENSION vecs (the bundle installed into the embedded server); and on
-# PostgreSQL 16 + pgvector 0.6.2 (what that pgvector lacks must fail clearly).
-# The extension pass leaves out the files that install into databases of their own on both routes
-# whatever the session's route is (the first pass runs them).
-EXT_PASS_SKIP = --ignore=tests/sql/test_planted.py --ignore=tests/sql/test_upgrade.py --ignore=tests/sql/test_extension.py
-
+# PostgreSQL 16 + pgvector 0.6.2 (what that pgvector lacks must fail clearly), beside the first two
+# (scripts/run_tests.py says why that is safe).
 test: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider
-	VECS_TEST_INSTALL=extension $(PY) -m pytest -q -p no:cacheprovider tests/sql tests/regress $(EXT_PASS_SKIP)
-	$(PY) scripts/matrix.py pg16-pgvector0.6.2
+	$(PY) scripts/run_tests.py
 
 # The SQL-level suite on PostgreSQL 16 + pgvector 0.6.2 (pgserver 0.1.4), in its own environment.
 test-pg16: $(STAMP)
