@@ -55,7 +55,7 @@ SERVER_SETTINGS = {
 RAW_BUILD_MEMORY = "4GB"  # enough for the 1M × 384 m=16 graph (≈ 2 GB)
 EF = (40, 100, 200, 400)
 EF_UNFILTERED = (*EF, 800)  # unfiltered, 1M rows need more than 400 for recall 0.99 (vecs.query sizes ef from the rows)
-ALL_PHASES = ("ingest", "index", "raw", "ours", "vecs045", "langchain")  # "peers" = vecs045,langchain
+ALL_PHASES = ("ingest", "index", "raw", "ours", "paired", "vecs045", "langchain")  # "peers" = vecs045,langchain
 VARIANTS = ("base", "btree", "partial")
 PARTIAL = {"section": "python"}  # the one value with a filtered index
 
@@ -555,6 +555,64 @@ def ours_phase(server, ours_client, data, truth, fs, variant, args, res) -> None
             save(res_all=None)
 
 
+PAIRED_SECONDS = 8.0  # a paired cell stops here once 10 pairs ran
+
+
+def paired_phase(server, data, truth, fs, variant, args, res) -> None:
+    """vecs.query against the raw statement it is judged by (the fastest raw reaching recall 0.99,
+    else the one with the best recall; unfiltered: the fastest at vecs.query's recall), query by
+    query in alternating order, so that the load of a shared machine falls on both alike; the
+    statements are chosen from the cells of the raw and ours phases."""
+    from .scale_report import Cells
+
+    n = data.n
+    cells = Cells(res)
+    stmt = "select id from vecs.query(%b::text, %b::vector, %b::int4, filters => %b::jsonb)"
+    with server.connect() as ours, server.connect() as raw:
+        for f in variant_filters(fs, variant):
+            if f.shape == "nin" and variant == "btree":
+                continue
+            if f.vecs is None:
+                vq, raws = cells.get(variant, f.name, "vecs.query"), cells.raw(variant, f.name)
+                eq = {k: c for k, c in raws.items() if vq and c["recall"] >= vq["recall"] - 0.002 and k != "exact"}
+                label = min(eq, key=lambda k: eq[k]["p50"]) if eq else None
+            else:
+                label = cells.best_raw(variant, f.name)[0]
+            spec = next((x for x in raw_statements(f, variant) if x[0] == label), None)
+            if spec is None:
+                continue
+            apply_settings(raw, spec[1])
+            rsearch = raw_search(raw, n, f, variant, spec[2])
+            jf = Jsonb(f.vecs) if f.vecs else None
+
+            def osearch(q, jf=jf):
+                return [r[0] for r in ours.execute(stmt, (coll_name(n), q, 10, jf), prepare=True, binary=True).fetchall()]
+
+            osearch(data.queries[-1])
+            rsearch(data.queries[-1])
+            t_o, t_r, rec_o, rec_r, comp_o = [], [], [], [], []
+            start = time.perf_counter()
+            for qi, q in enumerate(data.queries):
+                for which in ((0, 1) if qi % 2 == 0 else (1, 0)):
+                    fn, times = (osearch, t_o) if which == 0 else (rsearch, t_r)
+                    t0 = time.perf_counter_ns()
+                    ids = fn(q)
+                    times.append((time.perf_counter_ns() - t0) / 1e6)
+                    c, r = truth.score(f, qi, [row_of(x) for x in ids])
+                    (rec_o if which == 0 else rec_r).append(r)
+                    if which == 0:
+                        comp_o.append(c)
+                if qi + 1 >= 10 and time.perf_counter() - start > PAIRED_SECONDS:
+                    break
+            m = {"n": len(t_o), "complete": float(np.mean(comp_o)), "recall": float(np.mean(rec_o)),
+                 "p50": float(np.percentile(t_o, 50)), "p95": float(np.percentile(t_o, 95)),
+                 "raw_stmt": label, "raw_recall": float(np.mean(rec_r)), "raw_p50": float(np.percentile(t_r, 50)),
+                 "ratio": float(np.percentile(t_o, 50) / np.percentile(t_r, 50))}  # fmt: skip
+            record(res, variant, f, "paired", label, m)
+            save(res_all=None)
+        raw.execute("reset all")
+
+
 VECS045_OPS = {"$eq", "$ne", "$lt", "$lte", "$gt", "$gte", "$in", "$contains", "$and", "$or"}
 
 
@@ -705,7 +763,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n\n")[0])
     p.add_argument("--rows", default="250000,1000000")
     p.add_argument("--quick", action="store_true", help="a tiny smoke run (20k rows, few queries); its figures are not results")
-    p.add_argument("--phases", default=",".join(ALL_PHASES), help="any of ingest,index,raw,ours,vecs045,langchain (peers = the last two)")
+    p.add_argument("--phases", default=",".join(ALL_PHASES), help="any of ingest,index,raw,ours,paired,vecs045,langchain (peers = the last two)")
     p.add_argument("--variants", default=",".join(VARIANTS))
     p.add_argument("--reuse", type=Path, help="keep (or start) the server in this data directory")
     p.add_argument("--cell-seconds", type=float, default=3.0, help="time budget of one cell (after --min-queries)")
@@ -780,6 +838,8 @@ def main(argv=None) -> int:
                     raw_phase(server, data, truth, fs, variant, args, res)
                 if "ours" in phases:
                     ours_phase(server, ours_client, data, truth, fs, variant, args, res)
+                if "paired" in phases:
+                    paired_phase(server, data, truth, fs, variant, args, res)
                 if "vecs045" in phases and variant != "partial":
                     vecs_phase(server, data, truth, fs, variant, args, res)
                 if "langchain" in phases and variant == "base":
