@@ -821,7 +821,7 @@ def main(argv=None) -> int:
             else:
                 ensure_indexed(server, data)
             save()
-            if not set(phases) & {"raw", "ours", "vecs045", "langchain"}:
+            if not set(phases) & {"raw", "ours", "paired", "vecs045", "langchain"}:
                 continue
             log("truth: exact numpy search …")
             truth = D.Truth(data)
