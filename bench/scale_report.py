@@ -67,7 +67,9 @@ class Cells:
         raws = self.raw(variant, f)
         if not raws:
             return None, None, False
-        ok = {k: c for k, c in raws.items() if c["recall"] >= target and c["complete"] >= 1}
+        # a recall from fewer than 10 queries says little (scale.py used to time the exact
+        # answers' computation into a filter's first cell, which then ran 5 queries)
+        ok = {k: c for k, c in raws.items() if c["recall"] >= target and c["complete"] >= 1 and c["n"] >= 10}
         if ok:
             k = min(ok, key=lambda k: ok[k]["p50"])
             return k, ok[k], True
