@@ -300,10 +300,11 @@ def warm(server, n: int) -> None:
 # ---------------------------------------------------------------------- metadata and partial indexes
 
 
-def btree_specs(fs: list[D.Filter]) -> list[tuple[str, S.Composable]]:
+def btree_specs(fs: list[D.Filter], n: int) -> list[tuple[str, S.Composable]]:
+    """The raw btrees, named per table (index names are per schema: 250k's and 1M's must differ)."""
     keys = sorted({k for f in fs for k in f.btree_keys})
-    out = [(f"bsx_{k}", S.SQL("((metadata -> {}))").format(S.Literal(k))) for k in keys]
-    out.append(("bsx_sub_pattern", S.SQL("((metadata ->> 'sub') text_pattern_ops)")))
+    out = [(f"bsx_{k}_{n}", S.SQL("((metadata -> {}))").format(S.Literal(k))) for k in keys]
+    out.append((f"bsx_sub_pattern_{n}", S.SQL("((metadata ->> 'sub') text_pattern_ops)")))
     return out
 
 
@@ -315,7 +316,11 @@ def set_variant(server, ours_client, n, fs, variant, caps, res) -> None:
         existing = {r[0] for r in conn.execute(
             "select indexname from pg_indexes where schemaname = 'vecs' and tablename = %s", (coll_name(n),))}  # fmt: skip
         want_btree = variant in ("btree", "partial")
-        for name, expr in btree_specs(fs):
+        specs = btree_specs(fs, n)
+        for name in existing - {x for x, _ in specs}:
+            if name.startswith("bsx_"):  # named before the table's size was in the name
+                conn.execute(S.SQL("drop index {}").format(S.Identifier("vecs", name)))
+        for name, expr in specs:
             if want_btree and name not in existing:
                 t0 = time.perf_counter()
                 conn.execute(S.SQL("create index {} on {} {}").format(S.Identifier(name), t, expr))
