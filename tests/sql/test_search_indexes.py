@@ -230,10 +230,28 @@ def test_exact_search_share_decides_for_filters_an_index_answers(conn, docs):
         conn.execute("set vecs.exact_search_share = 0.9")
         with query_reports(conn) as seen:
             query_ids(conn, name, q, 10, {"n": {"$gte": 600}})  # 80 %, estimated by a sample
-        assert seen[0].startswith("index search (sample: "), seen
+        assert seen[0].startswith("index search (first sample: "), seen
     finally:
         conn.execute("reset vecs.exact_search_threshold")
         conn.execute("reset vecs.exact_search_share")
+
+
+def test_a_small_sample_decides_a_filter_far_above_the_threshold(conn, docs):
+    """A filter no statistics answer is estimated from a sample: first ~200 rows, and the full
+    ~2,000 only when the small one does not put it beyond 4 x the threshold."""
+    name, X, metas = docs
+    q = np.random.default_rng(6).standard_normal(DIM).astype(np.float32)
+    conn.execute("set vecs.exact_search_threshold = 100")
+    try:
+        for filters, how, keep in (({"n": {"$gte": 600}}, "index search (first sample: ", lambda m: m["n"] >= 600),  # 80 %
+                                   ({"n": {"$lt": 200}}, "index search (sample: ", lambda m: m["n"] < 200),  # 200 rows: < 4 x 100
+                                   ({"n": {"$lt": 50}}, "exact search (sample: ", lambda m: m["n"] < 50)):  # fmt: skip
+            with query_reports(conn) as seen:
+                got = query_ids(conn, name, q, 10, filters)
+            assert seen[0].startswith(how), (filters, seen)
+            assert len(got) == 10 and all(keep(metas[int(i[1:])]) for i in got)
+    finally:
+        conn.execute("reset vecs.exact_search_threshold")
 
 
 def test_python_api(dsn, docs):
