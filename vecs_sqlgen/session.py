@@ -29,7 +29,7 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 from . import _args, exc
 from . import install as _install
 from ._records import loads_metadata
-from .limits import DEFAULT_POOL_SIZE, DEFAULT_POOL_TIMEOUT, REPLICA_WAIT
+from .limits import DEFAULT_POOL_SIZE, DEFAULT_POOL_TIMEOUT, REPLICA_RETRY, REPLICA_WAIT
 from .render import parse_version
 from .routing import Router
 from .statements import READS, statements
@@ -151,6 +151,15 @@ class _Base:
         if self._lost:
             self._lost = False
             logger.warning("the database connection was lost during an earlier call; reconnected")
+
+    def _replica_down(self, replica: int) -> None:
+        logger.warning(
+            "read replica %d gave no connection within %g s; reading from the primary for %g s",
+            replica + 1,
+            min(REPLICA_WAIT, self.options.pool_timeout),
+            REPLICA_RETRY,
+        )
+        self._router.down(replica)
 
     def _exhausted(self, timeout: float, pool: Any, errors_before: int) -> exc.PoolExhausted:
         stats = pool.get_stats()
@@ -287,8 +296,8 @@ class Session(_Base):
         try:
             conn = self._take(pool, min(REPLICA_WAIT, self.options.pool_timeout))
         except exc.PoolExhausted:
-            if pool.get_stats().get("pool_size", 0) == 0:
-                self._router.down(replica)  # no connection could be made: unreachable
+            # down, or too busy to give a connection in REPLICA_WAIT: the primary serves for a while
+            self._replica_down(replica)
             return None
         try:
             return conn.execute(self.sql[name], params, prepare=self.prepare, binary=True).fetchall()
@@ -430,8 +439,7 @@ class AsyncSession(_Base):
         try:
             conn = await self._take(pool, min(REPLICA_WAIT, self.options.pool_timeout))
         except exc.PoolExhausted:
-            if pool.get_stats().get("pool_size", 0) == 0:
-                self._router.down(replica)
+            self._replica_down(replica)
             return None
         try:
             cur = await conn.execute(self.sql[name], params, prepare=self.prepare, binary=True)
