@@ -56,7 +56,8 @@ LIMITS = {
 DEFAULT_POOL_SIZE = 4
 DEFAULT_POOL_TIMEOUT = 30.0
 
-# Read replicas (read_dsn): how long a read waits for a replica's connection before it goes to the
-# primary, and how long a replica found unreachable is left out of the rotation (seconds).
+# Read replicas (read_dsn): how often a read waiting for a replica's connection checks whether the
+# replica can be reached at all (a failed connection attempt: the read goes to the primary), and how
+# long a replica found unreachable is left out of the rotation (seconds).
 REPLICA_WAIT = 1.0
 REPLICA_RETRY = 5.0

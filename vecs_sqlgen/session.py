@@ -32,7 +32,7 @@ from ._records import loads_metadata
 from .limits import DEFAULT_POOL_SIZE, DEFAULT_POOL_TIMEOUT, REPLICA_RETRY, REPLICA_WAIT
 from .render import parse_version
 from .routing import Router
-from .statements import READS, statements
+from .statements import READS, WRITES, statements
 
 logger = logging.getLogger("vecs_sqlgen")
 
@@ -154,10 +154,7 @@ class _Base:
 
     def _replica_down(self, replica: int) -> None:
         logger.warning(
-            "read replica %d gave no connection within %g s; reading from the primary for %g s",
-            replica + 1,
-            min(REPLICA_WAIT, self.options.pool_timeout),
-            REPLICA_RETRY,
+            "read replica %d cannot be reached; reading from the primary for %g s", replica + 1, REPLICA_RETRY
         )
         self._router.down(replica)
 
@@ -244,7 +241,7 @@ class Session(_Base):
                 rows = self._read_on_replica(replica, name, params)
                 if rows is not None:
                     return rows
-        with self.connection() as conn:
+        with self.connection(write=name in WRITES) as conn:
             return self.run(conn, name, params)
 
     def run(self, conn: psycopg.Connection[Any], name: str, params: Sequence[Any] = ()) -> Rows:
@@ -255,9 +252,10 @@ class Session(_Base):
             raise translate(e, conn)  # noqa: B904 - translate sets the cause
 
     @contextmanager
-    def connection(self) -> Iterator[psycopg.Connection[Any]]:
-        """A connection to the primary, held for a call of several statements (a write, as far as
-        read-your-writes is concerned); psycopg errors raised in the body are translated."""
+    def connection(self, *, write: bool = True) -> Iterator[psycopg.Connection[Any]]:
+        """A connection to the primary, held for a call (of several statements, for upserts and
+        index builds); psycopg errors raised in the body are translated. A ``write`` starts the
+        read-your-writes window (a read that fell back to the primary does not)."""
         pool = self._pools()
         conn = self._take(pool, self.options.pool_timeout)
         self._taken()
@@ -272,7 +270,8 @@ class Session(_Base):
             raise
         finally:
             pool.putconn(conn)
-            self._router.wrote()
+            if write:
+                self._router.wrote()
 
     def _take(self, pool: ConnectionPool[psycopg.Connection[Any]], timeout: float) -> psycopg.Connection[Any]:
         """A live connection from ``pool``: one the server has closed is handed back (the pool replaces it)."""
@@ -293,12 +292,18 @@ class Session(_Base):
         pool = self._replicas[replica]
         if pool is None:
             return None
-        try:
-            conn = self._take(pool, min(REPLICA_WAIT, self.options.pool_timeout))
-        except exc.PoolExhausted:
-            # down, or too busy to give a connection in REPLICA_WAIT: the primary serves for a while
-            self._replica_down(replica)
-            return None
+        # A busy replica is waited for as the primary would be; one that cannot be reached (a
+        # connection attempt failed while waiting, or pool_timeout ran out) is left out for a while.
+        deadline = time.monotonic() + self.options.pool_timeout
+        while True:
+            errors = pool.get_stats().get("connections_errors", 0)
+            try:
+                conn = self._take(pool, min(REPLICA_WAIT, max(deadline - time.monotonic(), 0.001)))
+                break
+            except exc.PoolExhausted:
+                if pool.get_stats().get("connections_errors", 0) > errors or time.monotonic() >= deadline:
+                    self._replica_down(replica)
+                    return None
         try:
             return conn.execute(self.sql[name], params, prepare=self.prepare, binary=True).fetchall()
         except psycopg.Error as e:
@@ -389,7 +394,7 @@ class AsyncSession(_Base):
                 rows = await self._read_on_replica(replica, name, params)
                 if rows is not None:
                     return rows
-        async with self.connection() as conn:
+        async with self.connection(write=name in WRITES) as conn:
             return await self.run(conn, name, params)
 
     async def run(self, conn: psycopg.AsyncConnection[Any], name: str, params: Sequence[Any] = ()) -> Rows:
@@ -400,7 +405,7 @@ class AsyncSession(_Base):
             raise translate(e, conn)  # noqa: B904 - translate sets the cause
 
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    async def connection(self, *, write: bool = True) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         pool = await self._pools()
         conn = await self._take(pool, self.options.pool_timeout)
         self._taken()
@@ -415,7 +420,8 @@ class AsyncSession(_Base):
             raise
         finally:
             await pool.putconn(conn)
-            self._router.wrote()
+            if write:
+                self._router.wrote()
 
     async def _take(
         self, pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]], timeout: float
@@ -436,11 +442,16 @@ class AsyncSession(_Base):
         pool = self._replicas[replica]
         if pool is None:
             return None
-        try:
-            conn = await self._take(pool, min(REPLICA_WAIT, self.options.pool_timeout))
-        except exc.PoolExhausted:
-            self._replica_down(replica)
-            return None
+        deadline = time.monotonic() + self.options.pool_timeout
+        while True:
+            errors = pool.get_stats().get("connections_errors", 0)
+            try:
+                conn = await self._take(pool, min(REPLICA_WAIT, max(deadline - time.monotonic(), 0.001)))
+                break
+            except exc.PoolExhausted:
+                if pool.get_stats().get("connections_errors", 0) > errors or time.monotonic() >= deadline:
+                    self._replica_down(replica)
+                    return None
         try:
             cur = await conn.execute(self.sql[name], params, prepare=self.prepare, binary=True)
             return await cur.fetchall()

@@ -15,6 +15,11 @@ STAGING_REGCLASS = "pg_temp.vecs_sqlgen_upsert_staging"  # the same table, as re
 # The statements a read replica may answer (read_dsn): they write nothing and take no lock a
 # replica refuses. Everything else runs on the primary.
 READS = frozenset({"query", "fetch", "count", "list"})
+# The statements that change something: each starts the client's read-your-writes window.
+WRITES = frozenset({
+    "create", "get_or_create", "drop", "upsert", "upsert_from", "delete", "create_index",
+    "create_metadata_index", "drop_metadata_index", "enable_text_search", "disable_text_search",
+})  # fmt: skip
 
 _TEXTS = {
     "create": "select {s}.create_collection(%b::text, %b::int4)::text",
