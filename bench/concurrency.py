@@ -367,6 +367,8 @@ def markdown(results: dict) -> str:
         f"Machine: {results['machine']}; load average {results['load']['start'][0]:.1f} at the start, "
         f"{results['load']['end'][0]:.1f} at the end (the machine is shared: absolute figures move with it).",
         "",
+        *[f"Note: {n}" for n in results.get("notes", [])],
+        *([""] if results.get("notes") else []),
     ]
     for kind in KINDS:
         shown = [m for m in METHODS if ONLY.get(m, kind) == kind]
@@ -446,6 +448,9 @@ def main(argv: list[str] | None = None) -> int:
             # runs of another invocation, on another server: kept, and replaced where measured again
             old = json.loads((out / "concurrency.json").read_text())
             results = {**old, "runs": old["runs"]}
+            results.setdefault("notes", []).append(
+                ("the replica-routed load" if args.replica_only else f"{', '.join(methods)} ({', '.join(args.kinds.split(',') if args.kinds else KINDS)})")
+                + " was measured by a later invocation, on another fresh server with the same data, settings and indexes")
             levels = () if args.replica_only else levels
         kinds = tuple(k.strip() for k in args.kinds.split(",")) if args.kinds else tuple(KINDS)
         for n in levels:

@@ -13,8 +13,10 @@ STAGING_TABLE = "vecs_sqlgen_upsert_staging"
 STAGING_REGCLASS = "pg_temp.vecs_sqlgen_upsert_staging"  # the same table, as regclass input
 
 # The statements a read replica may answer (read_dsn): they write nothing and take no lock a
-# replica refuses. Everything else runs on the primary.
-READS = frozenset({"query", "fetch", "count", "list"})
+# replica refuses. "find" is list_collections for one name (get_collection, a collection's index
+# lookup, which threads starting on a new Collection object would otherwise all send to the
+# primary). Everything else runs on the primary.
+READS = frozenset({"query", "fetch", "count", "list", "find"})
 # The statements that change something: each starts the client's read-your-writes window.
 WRITES = frozenset({
     "create", "get_or_create", "drop", "upsert", "upsert_from", "delete", "create_index",

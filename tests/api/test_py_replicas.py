@@ -116,11 +116,12 @@ def test_reads_go_to_the_replica_and_writes_to_the_primary(pair):
     pair.caught_up()
     primary_before = len(_last_queries(pair.primary, tag))
     results, errors = [], []
+    fresh = vecs.Collection("routed", 3, vx)  # its index is looked up by the threads' first queries, at once
 
     def load():
         try:
             for i in range(25):
-                results.append((len(docs.query([i, 1, 1], limit=3)), len(docs.fetch(["r1", "r2"])), len(docs)))
+                results.append((len(fresh.query([i, 1, 1], limit=3)), len(fresh.fetch(["r1", "r2"])), len(fresh)))
         except Exception as e:  # noqa: BLE001 - asserted below
             errors.append(e)
 
@@ -131,11 +132,30 @@ def test_reads_go_to_the_replica_and_writes_to_the_primary(pair):
         t.join(60)
     assert errors == [] and set(results) == {(3, 2, 20)}
     replica_queries = _last_queries(pair.replica, tag)
-    assert replica_queries and all(any(f in q for f in (".query(", ".fetch(", ".count(")) for q in replica_queries)
+    assert replica_queries and all(any(f in q for f in (".query(", ".fetch(", ".count(", ".list_collections(")) for q in replica_queries)
     # the primary's backends stayed as they were: 100 reads x 3 went elsewhere
     assert len(_last_queries(pair.primary, tag)) == primary_before
     assert {c.name for c in vx.list_collections()} >= {"routed"}
     vx.delete_collection("routed")
+    vx.disconnect()
+
+
+def test_a_busy_replica_is_waited_for(pair, caplog):
+    # one connection per server, four threads reading: they queue for the replica's connection
+    vx, tag = _client(pair, pool_size=1)
+    docs = vx.get_or_create_collection("busy", dimension=3)
+    docs.upsert([("a", [1, 2, 3], {})])
+    pair.caught_up()
+    counts = []
+    threads = [threading.Thread(target=lambda: counts.extend(len(docs) for _ in range(20))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert counts == [1] * 80
+    assert not [r for r in caplog.records if r.name == "vecs_sqlgen"]  # no read went to the primary
+    assert vx.session._pool.get_stats()["requests_num"] == 2  # the collection's creation and the upsert
+    vx.delete_collection("busy")
     vx.disconnect()
 
 
