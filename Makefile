@@ -103,6 +103,12 @@ $(BENCH_STAMP): pyproject.toml Makefile
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python -m bench.run
 	$(BENCH_VENV)/bin/python -m bench.hybrid
+	$(BENCH_VENV)/bin/python -m bench.concurrency
+
+# The concurrency section (issue 14) alone: bench/concurrency.md and .json (≈ 8 min on the shared data).
+.PHONY: bench-concurrency
+bench-concurrency: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python -m bench.concurrency $(ARGS)
 
 # Hybrid search (issue 12) alone: bench/hybrid.md and bench/hybrid.json (≈ 5 min on the shared data).
 .PHONY: bench-hybrid

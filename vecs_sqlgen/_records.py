@@ -24,15 +24,16 @@ _NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 Row = tuple[str, np.ndarray, bytes]  # id, float32 vector, metadata as UTF-8 JSON
 
 
-def checked(records: Iterable[Any], dimension: int, collection: str) -> Iterator[Row]:
-    """Yield each record as ``(id, float32 vector, metadata JSON)``, raising on the first bad one."""
-    for position, record in enumerate(records, 1):
+def checked(records: Iterable[Any], dimension: int, collection: str, start: int = 1) -> Iterator[Row]:
+    """Yield each record as ``(id, float32 vector, metadata JSON)``, raising on the first bad one;
+    positions count from ``start`` (an async upsert checks batch by batch)."""
+    for position, record in enumerate(records, start):
         yield check_record(position, record, dimension, collection)
 
 
-def shaped(records: Iterable[Any]) -> Iterator[Any]:
+def shaped(records: Iterable[Any], start: int = 1) -> Iterator[Any]:
     """The records as given, each checked to be ``(id, media, metadata)`` before an adapter unpacks it."""
-    for position, record in enumerate(records, 1):
+    for position, record in enumerate(records, start):
         _check_shape(position, record)
         metadata = record[2]
         # adapters take falsy metadata for {} (as vecs's do), which needs a truth value

@@ -50,3 +50,14 @@ LIMITS = {
     "text_key_bytes": MAX_TEXT_KEY_BYTES,
     "candidates": MAX_CANDIDATES,
 }
+
+# Connection pool (create_client(pool_size=…)): connections per client by default, and how long a
+# call waits for one to come free before PoolExhausted (seconds).
+DEFAULT_POOL_SIZE = 4
+DEFAULT_POOL_TIMEOUT = 30.0
+
+# Read replicas (read_dsn): how often a read waiting for a replica's connection checks whether the
+# replica can be reached at all (a failed connection attempt: the read goes to the primary), and how
+# long a replica found unreachable is left out of the rotation (seconds).
+REPLICA_WAIT = 1.0
+REPLICA_RETRY = 5.0
