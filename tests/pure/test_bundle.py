@@ -69,15 +69,15 @@ def test_manifest_is_about_declarations():
     sql = render.render().sql
     manifest = render.manifest(sql, "public")
     assert manifest == render.render().manifest
-    assert set(manifest) >= {"create_collection(text, integer)", "upsert(text, text[], @V@.vector[], jsonb[])",
-                             "query(text, @V@.vector, integer, jsonb, text, boolean, boolean, boolean, integer, integer)"}
+    assert set(manifest) >= {"create_collection(text, integer, text)", "upsert(text, text[], @V@.vector[], jsonb[])",
+                             "query(text, @V@.vector, integer, jsonb, text, boolean, boolean, boolean, integer, integer, integer, anyelement)"}
     assert len(manifest) == sql.count("CREATE OR REPLACE FUNCTION")
     # pgvector's schema and the function bodies do not count; names, defaults and results do
     assert render.render("vecs", Capabilities("0.8.5", "extensions")).manifest == manifest
     assert render.render("vecs", Capabilities("0.6.2")).manifest == manifest
     body = sql.replace("collection name must be a non-empty string", "another message")
     assert render.manifest(body, "public") == manifest
-    for old, new in [("RETURNS regclass", "RETURNS oid"), ("(name text, dimension integer)", "(p_name text, dimension integer)"),
+    for old, new in [("RETURNS regclass", "RETURNS oid"), ("(name text, dimension integer, vector_type text", "(p_name text, dimension integer, vector_type text"),
                      ("k integer DEFAULT 10", "k integer DEFAULT 20")]:
         assert old in sql, old
         changed = render.manifest(sql.replace(old, new, 1), "public")
