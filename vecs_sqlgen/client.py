@@ -16,8 +16,13 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Optional
 
 import psycopg
+from pgvector import Bit
+from pgvector.psycopg.bit import register_bit_info
+from pgvector.psycopg.halfvec import register_halfvec_info
+from pgvector.psycopg.sparsevec import register_sparsevec_info
 from pgvector.psycopg.vector import register_vector_info
 from psycopg import pq, sql
+from psycopg.adapt import Loader
 from psycopg.types import TypeInfo
 from psycopg.types.json import set_json_loads
 
@@ -42,15 +47,19 @@ def _statements(schema: str, vector_schema: str) -> dict[str, sql.Composed]:
     """Every statement the client runs, each one call of a function in ``schema``.
 
     Parameters are bound in binary (%b): vectors travel as pgvector's binary format, arrays included.
+    Statements named ``…:<type>`` are those of a collection of that vector type.
     """
     s, vector = sql.Identifier(schema), sql.Identifier(vector_schema, "vector")
     staging = sql.Identifier("pg_temp", STAGING_TABLE)
-    texts = {
-        "create": "select {s}.create_collection(%b::text, %b::int4)::text",
-        "get_or_create": "select {s}.get_or_create_collection(%b::text, %b::int4)::text",
+    texts: dict[str, str | sql.Composed] = {
+        "create": "select {s}.create_collection(%b::text, %b::int4, %b::text)::text",
+        "get_or_create": "select {s}.get_or_create_collection(%b::text, %b::int4, %b::text)::text",
         "drop": "select {s}.drop_collection(%b::text)",
-        "list": "select name, dimension, index_name, index_measure from {s}.list_collections()",
-        "find": "select name, dimension, index_name, index_measure from {s}.list_collections() where name = %b::text",
+        "list": "select name, dimension, index_name, index_measure, vector_type from {s}.list_collections()",
+        "find": (
+            "select name, dimension, index_name, index_measure, vector_type from {s}.list_collections() "
+            "where name = %b::text"
+        ),
         "upsert": "select {s}.upsert(%b::text, %b::text[], %b::{vector}[], %b::jsonb[])",
         "staging": "create temp table {staging} (id text, vec {vector}, metadata jsonb) on commit drop",
         "copy": "copy {staging} (id, vec, metadata) from stdin with (format binary)",
@@ -61,9 +70,12 @@ def _statements(schema: str, vector_schema: str) -> dict[str, sql.Composed]:
         "count": "select {s}.count(%b::text)",
         "query": (
             "select id, distance, vec, metadata from {s}.query("
-            "%b::text, %b::{vector}, %b::int4, %b::jsonb, %b::text, %b::bool, %b::bool, %b::bool, %b::int4, %b::int4)"
+            "%b::text, %b::{vector}, %b::int4, %b::jsonb, %b::text, %b::bool, %b::bool, %b::bool, %b::int4, %b::int4, "
+            "%b::int4)"
         ),
-        "create_index": "select {s}.create_index(%b::text, %b::text, %b::text, %b::jsonb, %b::bool, %b::jsonb)",
+        "create_index": (
+            "select {s}.create_index(%b::text, %b::text, %b::text, %b::jsonb, %b::bool, %b::jsonb, %b::text, %b::int4)"
+        ),
         "indexes": "select index_name, kind from {s}.list_indexes(%b::text)",
         "list_indexes": "select index_name, kind, method, measure, key, filters, valid from {s}.list_indexes(%b::text)",
         "create_metadata_index": "select {s}.create_metadata_index(%b::text, variadic %b::text[])",
@@ -72,7 +84,8 @@ def _statements(schema: str, vector_schema: str) -> dict[str, sql.Composed]:
         "enable_text_search": "select {s}.enable_text_search(%b::text, %b::text, %b::text::regconfig)",
         "disable_text_search": "select {s}.disable_text_search(%b::text)",
         "describe": (
-            "select name, dimension, text_search, text_key, text_config, text_index from {s}.describe_collection(%b::text)"
+            "select name, dimension, text_search, text_key, text_config, text_index, vector_type "
+            "from {s}.describe_collection(%b::text)"
         ),
         "hybrid_query": (
             "select id, score, text_rank, vector_rank, distance, metadata from {s}.hybrid_query("
@@ -80,7 +93,31 @@ def _statements(schema: str, vector_schema: str) -> dict[str, sql.Composed]:
             "%b::int4, %b::text, %b::bool, %b::text, %b::int4, %b::int4)"
         ),
     }
-    return {name: sql.SQL(text).format(s=s, vector=vector, staging=staging) for name, text in texts.items()}
+    # per vector type: the staging table of a bulk upsert, fetch and query
+    sqltypes = {
+        "vector": vector,
+        "halfvec": sql.Identifier(vector_schema, "halfvec"),
+        "sparsevec": sql.Identifier(vector_schema, "sparsevec"),
+        "bit": sql.SQL("pg_catalog.bit"),
+    }
+    for t, sqltype in sqltypes.items():
+        # a staging column of type bit without a length would be bit(1): bit varying (the same binary form)
+        column = sql.SQL("pg_catalog.varbit") if t == "bit" else sqltype
+        texts[f"staging:{t}"] = sql.SQL(
+            "create temp table {staging} (id text, vec {column}, metadata jsonb) on commit drop"
+        ).format(staging=staging, column=column)
+        texts[f"fetch:{t}"] = sql.SQL(
+            "select id, vec, metadata from {s}.fetch(%b::text, %b::text[], NULL::{t})"
+        ).format(s=s, t=sqltype)
+        texts[f"query:{t}"] = sql.SQL(
+            "select id, distance, vec, metadata from {s}.query("
+            "%b::text, NULL::{vector}, %b::int4, %b::jsonb, %b::text, %b::bool, %b::bool, %b::bool, %b::int4, %b::int4, "
+            "%b::int4, %b::{t})"
+        ).format(s=s, vector=vector, t=sqltype)
+    return {
+        name: text if isinstance(text, sql.Composed) else sql.SQL(text).format(s=s, vector=vector, staging=staging)
+        for name, text in texts.items()
+    }
 
 
 class Client:
@@ -103,6 +140,7 @@ class Client:
         self._conn: Optional[psycopg.Connection] = None
         self._sql: dict[str, bytes] = {}
         self.vector_oid = 0
+        self.type_oids: dict[str, int] = {}
         self.vector_version = ""
         with self._lock:
             self._connection()
@@ -121,6 +159,9 @@ class Client:
             # The vector type is looked up where it lives, whatever the search_path says.
             info = TypeInfo.fetch(conn, sql.Identifier(caps.vector_schema, "vector"))
             register_vector_info(conn, info)
+            oids = {"vector": info.oid}  # type: ignore[union-attr]  # the type exists: detect() found pgvector
+            if caps.vector_types:
+                oids |= _register_vector_types(conn, caps.vector_schema)
             set_json_loads(loads_metadata, conn)  # metadata too deep to decode: InvalidRecord, not RecursionError
         except psycopg.Error as e:
             err = _translate(e, conn)
@@ -130,7 +171,8 @@ class Client:
             conn.close()
             raise
         self.vector_version = caps.pgvector
-        self.vector_oid = info.oid  # type: ignore[union-attr]  # the type exists: detect() found pgvector
+        self.vector_oid = oids["vector"]
+        self.type_oids = oids  # vector type → oid (those this pgvector has)
         if not self._sql:
             self._sql = {k: q.as_bytes(conn) for k, q in _statements(self.schema, caps.vector_schema).items()}
         return conn
@@ -177,33 +219,45 @@ class Client:
         *,
         dimension: Optional[int] = None,
         adapter: Optional[Adapter] = None,
+        vector_type: Optional[str] = None,
     ) -> Collection:
         """The collection ``name``, created when missing.
 
         The dimension comes from ``dimension`` or the adapter; they and an existing collection must
-        agree (MismatchedDimension).
+        agree (MismatchedDimension). ``vector_type``: ``"vector"`` (float32, the default for a new
+        collection), ``"halfvec"`` (float16), ``"sparsevec"`` or ``"bit"``; an existing collection
+        of another type is an ArgError, and None takes whatever type it has.
         """
         from .collection import Collection
 
         adapter_dimension = adapter.exported_dimension if adapter else None
-        dimension = _args.dimension(dimension)
-        collection = Collection(name=name, dimension=dimension or adapter_dimension, client=self, adapter=adapter)
+        vector_type = _args.vector_type(vector_type, optional=True)
+        dimension = _args.dimension(dimension, vector_type or "vector")
+        collection = Collection(
+            name=name, dimension=dimension or adapter_dimension, client=self, adapter=adapter,
+            vector_type=vector_type or "vector",
+        )  # fmt: skip
         try:
-            self._execute("get_or_create", (name, collection.dimension))
+            self._execute("get_or_create", (name, collection.dimension, vector_type))
         except exc.MismatchedDimension as e:
             raise exc.MismatchedDimension(
                 f"Dimensions reported by adapter, dimension, and existing collection do not match: {e}"
             ) from None
+        if vector_type is None:
+            rows = self._execute("find", (name,))
+            if rows and rows[0][4] != collection.vector_type:
+                collection.vector_type = rows[0][4]
         return collection
 
-    def create_collection(self, name: str, dimension: int) -> Collection:
+    def create_collection(self, name: str, dimension: int, *, vector_type: str = "vector") -> Collection:
         """Deprecated: create collection ``name``; CollectionAlreadyExists when it exists."""
         _deprecated("create_collection")
         from .collection import Collection
 
-        collection = Collection(name, dimension, self)
+        vector_type = _args.vector_type(vector_type)
+        collection = Collection(name, dimension, self, vector_type=vector_type)
         try:
-            self._execute("create", (name, dimension))
+            self._execute("create", (name, dimension, vector_type))
         except exc.CollectionAlreadyExists:
             raise exc.CollectionAlreadyExists("Collection with requested name already exists") from None
         return collection
@@ -240,6 +294,31 @@ class Client:
 
     def __exit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> None:
         self.disconnect()
+
+
+class _BitBinaryLoader(Loader):
+    """bit values (binary) as pgvector's Bit (pgvector-python dumps Bit, but loads no bit)."""
+
+    format = pq.Format.BINARY
+
+    def load(self, data: Any) -> Bit:
+        return Bit.from_binary(bytes(data))
+
+
+def _register_vector_types(conn: psycopg.Connection, vector_schema: str) -> dict[str, int]:
+    """Register halfvec, sparsevec (looked up where pgvector lives) and bit; their oids."""
+    oids = {}
+    for name, register in (("halfvec", register_halfvec_info), ("sparsevec", register_sparsevec_info)):
+        info = TypeInfo.fetch(conn, sql.Identifier(vector_schema, name))
+        if info is not None:
+            register(conn, info)
+            oids[name] = info.oid
+    bit = TypeInfo.fetch(conn, sql.Identifier("pg_catalog", "bit"))
+    if bit is not None:
+        register_bit_info(conn, bit)
+        conn.adapters.register_loader(bit.oid, _BitBinaryLoader)
+        oids["bit"] = bit.oid
+    return oids
 
 
 def _deprecated(method: str) -> None:

@@ -10,6 +10,7 @@ from itertools import chain, islice
 from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
+from pgvector import HalfVector
 from psycopg import errors, postgres, sql
 from psycopg.types.json import Jsonb
 
@@ -19,7 +20,7 @@ from .adapter.base import chunked
 from .client import STAGING_REGCLASS
 from .exc import ArgError, MismatchedDimension, UnsupportedFeature, VecsException
 from .filters import normalize_filters
-from .limits import INT4_MAX, MAX_CANDIDATES
+from .limits import INT4_MAX, MAX_CANDIDATES, MAX_SPARSE_INDEXED_NNZ
 
 if TYPE_CHECKING:
     from .client import Client
@@ -54,6 +55,9 @@ class IndexMeasure(str, Enum):
     l2_distance = "l2_distance"
     max_inner_product = "max_inner_product"
     l1_distance = "l1_distance"
+    # bit collections
+    hamming_distance = "hamming_distance"
+    jaccard_distance = "jaccard_distance"
 
 
 @dataclass
@@ -90,20 +94,33 @@ class Collection:
     Made by ``Client.get_or_create_collection``; errors are ``vecs_sqlgen.exc`` classes.
     """
 
-    def __init__(self, name: str, dimension: Optional[int], client: Client, adapter: Optional[Adapter] = None):
+    def __init__(
+        self,
+        name: str,
+        dimension: Optional[int],
+        client: Client,
+        adapter: Optional[Adapter] = None,
+        *,
+        vector_type: str = "vector",
+    ):
         """Bind to collection ``name`` (nothing is created); ``dimension`` or the adapter gives the dimension."""
-        name, dimension = _args.collection_name(name), _args.dimension(dimension)
+        vector_type = _args.vector_type(vector_type)
+        name, dimension = _args.collection_name(name), _args.dimension(dimension, vector_type)
         reported = {d for d in (dimension, adapter.exported_dimension if adapter else None) if d is not None}
         if not reported:
             raise ArgError("One of dimension or adapter must provide a dimension")
         if len(reported) > 1:
             raise MismatchedDimension("Dimensions reported by adapter, dimension, and collection do not match")
-        self._bind(client, name, reported.pop(), adapter)
+        self._bind(client, name, reported.pop(), adapter, vector_type)
 
-    def _bind(self, client: Client, name: str, dimension: int, adapter: Optional[Adapter]) -> None:
+    def _bind(
+        self, client: Client, name: str, dimension: int, adapter: Optional[Adapter], vector_type: str = "vector"
+    ) -> None:
         self.client = client
         self.name = name
         self.dimension = dimension
+        # the storage type: vector (float32), halfvec (float16), sparsevec or bit
+        self.vector_type = vector_type
         self.adapter = adapter or Adapter(steps=[NoOp(dimension=dimension)])
         # the default adapter hands a query vector on unchanged: a query can skip it
         self._default_adapter = self.adapter if adapter is None else None
@@ -115,13 +132,13 @@ class Collection:
 
     @classmethod
     def _from_row(cls, client: Client, row: Tuple[Any, ...]) -> Collection:
-        """A collection from a ``list_collections()`` row (name, dimension, index name, index measure).
+        """A collection from a ``list_collections()`` row (name, dimension, index name, index measure, vector type).
 
         What the server reports is taken as it is: a table whose vector column has no dimension
         (-1) is listed, not refused as an argument would be."""
-        name, dimension, index_name, index_measure = row
+        name, dimension, index_name, index_measure, vector_type = row
         collection = cls.__new__(cls)
-        collection._bind(client, name, dimension, None)
+        collection._bind(client, name, dimension, None, vector_type)
         collection._remember_index(index_name, index_measure)
         return collection
 
@@ -169,9 +186,11 @@ class Collection:
             pipeline = records  # the default adapter only defaults metadata, as the record checks do
         else:
             pipeline = self.adapter(_records.shaped(records), AdapterContext("upsert"))
-        rows = _records.checked(pipeline, self.dimension, self.name)
+        nnz = MAX_SPARSE_INDEXED_NNZ if self.vector_type == "sparsevec" and self.index is not None else None
+        rows = _records.checked(pipeline, self.dimension, self.name, self.vector_type, nnz)
         head = list(islice(rows, ARRAYS_MAX + 1))
-        if len(head) > ARRAYS_MAX:
+        # sparse and binary vectors are not vector[]: they are always copied
+        if len(head) > ARRAYS_MAX or (head and self.vector_type in ("sparsevec", "bit")):
             self._upsert_copy(chain(head, rows), batch_size, progress)
             return None
         if head:
@@ -211,9 +230,9 @@ class Collection:
                     direct = self._copy_new(conn, batch)
                 if not direct:
                     if not staged:
-                        conn.execute(client._sql["staging"], prepare=False)
+                        conn.execute(client._sql[f"staging:{self.vector_type}"], prepare=False)
                         staged = True
-                    _copy(conn, client._sql["copy"], batch, client.vector_oid)
+                    _copy(conn, client._sql["copy"], batch, self._copy_oid(), self.vector_type)
                 sent += len(batch)
                 if progress:
                     progress(sent)
@@ -229,15 +248,26 @@ class Collection:
             self._copy_sql = COPY_INTO.format(sql.Identifier(self.client.schema, self.name)).as_bytes(conn)
         try:
             with conn.transaction():  # a savepoint
-                _copy(conn, self._copy_sql, batch, self.client.vector_oid)
+                _copy(conn, self._copy_sql, batch, self._copy_oid(), self.vector_type)
         except (errors.UniqueViolation, errors.DeadlockDetected):
             return False
         return True
 
+    def _copy_oid(self) -> int:
+        """The oid of the collection's vector type, whose binary form COPY writes."""
+        oid = self.client.type_oids.get(self.vector_type)
+        if oid is None:
+            raise UnsupportedFeature(f"vector_type {self.vector_type} needs pgvector 0.7.0 or later")
+        return oid
+
     def fetch(self, ids: Iterable[str]) -> List[Record]:
-        """The records ``(id, vector, metadata)`` with these ids, in request order; unknown ids are skipped."""
-        rows = self.client._execute("fetch", (self.name, _args.ids(ids)))
-        return [(id_, _numpy(vec), metadata) for id_, vec, metadata in rows]
+        """The records ``(id, vector, metadata)`` with these ids, in request order; unknown ids are skipped.
+
+        The vector is a numpy array (float32; float16 for a halfvec collection; bool for a bit
+        collection), or a pgvector SparseVector for a sparsevec collection."""
+        statement = "fetch" if self.vector_type == "vector" else f"fetch:{self.vector_type}"
+        rows = self.client._execute(statement, (self.name, _args.ids(ids)))
+        return [(id_, _output(vec, self.vector_type), metadata) for id_, vec, metadata in rows]
 
     def delete(
         self, ids: Optional[Iterable[str]] = None, filters: Optional[Union[Dict[str, Any], str]] = None
@@ -279,12 +309,17 @@ class Collection:
         probes: Optional[int] = None,
         ef_search: Optional[int] = None,
         skip_adapter: bool = False,
+        rerank: Optional[int] = None,
     ) -> Union[List[Record], List[str]]:
         """The ``limit`` records nearest to ``data``, nearest first.
 
         Returns ids, or tuples ``(id, distance?, vector?, metadata?)`` with the columns asked for.
         ``filters`` is a JSON filter (dict) or a SQL boolean expression over metadata keys; filtered
-        results are complete (fewer than ``limit`` only when fewer records match).
+        results are complete (fewer than ``limit`` only when fewer records match). ``data`` is of
+        the collection's type: numbers (float16 too) for vector and halfvec, a sparse vector (dict,
+        scipy.sparse row, SparseVector) for sparsevec, booleans / a 0-1 string / Bit for bit.
+        ``rerank``: over an index of a reduced representation (``create_index(quantization=…,
+        dimensions=…)``), how many candidates to re-rank by the true distance (limit to 1000).
         """
         if probes is not None:  # vecs's checks and messages first, then the server's ranges
             if isinstance(probes, bool) or not isinstance(probes, (int, np.integer)):
@@ -296,6 +331,7 @@ class Collection:
         limit = _args.integer(limit, "limit", 1, 1000)
         probes = _args.optional_integer(probes, "probes", 1, 32768)
         ef_search = _args.optional_integer(ef_search, "ef_search", 1, 1000)
+        rerank = _args.optional_integer(rerank, "rerank", limit, 1000)
         include_value = _args.flag(include_value, "include_value")
         include_metadata = _args.flag(include_metadata, "include_metadata")
         include_vector = _args.flag(include_vector, "include_vector")
@@ -303,6 +339,11 @@ class Collection:
         imeasure = _args.choice(IndexMeasure, measure, "Invalid index measure")
         filter_json = normalize_filters(filters)
 
+        if self.vector_type != "vector" or rerank is not None:
+            return self._query_typed(
+                data, limit, filter_json, imeasure, include_value, include_metadata, include_vector,
+                probes, ef_search, skip_adapter, rerank,
+            )  # fmt: skip
         if not self.is_indexed_for_measure(imeasure):
             warnings.warn(
                 UserWarning(f"Query does not have a covering index for {imeasure}. See Collection.create_index"),
@@ -342,6 +383,59 @@ class Collection:
             results.append(tuple(result))
         return results
 
+    def _query_typed(
+        self,
+        data: Any,
+        limit: int,
+        filter_json: Any,
+        imeasure: IndexMeasure,
+        include_value: bool,
+        include_metadata: bool,
+        include_vector: bool,
+        probes: Optional[int],
+        ef_search: Optional[int],
+        skip_adapter: bool,
+        rerank: Optional[int],
+    ) -> Union[List[Record], List[str]]:
+        """query for a collection of another vector type, or with rerank: its own statement."""
+        if not self.is_indexed_for_measure(imeasure):
+            warnings.warn(
+                UserWarning(f"Query does not have a covering index for {imeasure}. See Collection.create_index"),
+                stacklevel=3,
+            )
+        if not (skip_adapter or self.adapter is self._default_adapter):
+            adapted = list(self.adapter(records=[("", data, {})], adapter_context=AdapterContext("query")))
+            if len(adapted) != 1:
+                raise ArgError("Failed to produce exactly one query vector from input")
+            data = adapted[0][1]
+        vector = _records.as_typed(data, "query", self.vector_type, self.dimension, self.name, error=ArgError)
+        sparse_or_bits = self.vector_type in ("sparsevec", "bit")
+        head: Tuple[Any, ...] = (self.name,) if sparse_or_bits else (self.name, vector)
+        params = (
+            *head, limit, Jsonb(filter_json) if filter_json else None, imeasure.value,
+            include_value, include_metadata, include_vector and not sparse_or_bits, probes, ef_search, rerank,
+        )  # fmt: skip
+        if sparse_or_bits:
+            rows = self.client._execute(f"query:{self.vector_type}", (*params, vector))
+        else:
+            rows = self.client._execute("query", params)
+        vectors: Dict[str, Any] = {}
+        if include_vector and sparse_or_bits and rows:
+            vectors = {r[0]: r[1] for r in self.fetch([row[0] for row in rows])}
+        if not (include_value or include_metadata or include_vector):
+            return [row[0] for row in rows]
+        results = []
+        for id_, distance, vec, metadata in rows:
+            result: List[Any] = [id_]
+            if include_value:
+                result.append(distance)
+            if include_vector:
+                result.append(vectors[id_] if sparse_or_bits else _output(vec, self.vector_type))
+            if include_metadata:
+                result.append(metadata)
+            results.append(tuple(result))
+        return results
+
     # ------------------------------------------------------------------ index
 
     @property
@@ -349,7 +443,7 @@ class Collection:
         """The name of the collection's vector index, or None (looked up once, then kept)."""
         if not self._index_known:
             rows = self.client._execute("find", (self.name,))
-            self._remember_index(*(rows[0][2:] if rows else (None, None)))
+            self._remember_index(*(rows[0][2:4] if rows else (None, None)))
         return self._index
 
     def _remember_index(self, name: Optional[str], measure: Optional[str]) -> None:
@@ -372,8 +466,16 @@ class Collection:
         *,
         filters: Optional[Union[Dict[str, Any], str]] = None,
         progress: _progress.IndexProgress = None,
+        quantization: Optional[str] = None,
+        dimensions: Optional[int] = None,
     ) -> None:
         """Build the collection's vector index (replacing an existing one unless ``replace`` is False).
+
+        ``quantization="binary"``: an index over ``binary_quantize(vec)`` (32 x smaller than float32;
+        queries re-rank an oversampled candidate set by ``measure``, see ``query(rerank=…)``);
+        ``"halfvec"``: over ``vec::halfvec`` (half the size). ``dimensions=m``: over the first ``m``
+        dimensions (Matryoshka embeddings), re-ranked by the full vector. A vector collection of
+        more than 2,000 dimensions is indexed over halfvec automatically (up to 4,000).
 
         With ``filters`` (equality tests, e.g. ``{"section": "python"}``): a filtered index over the
         records that filter selects, used by queries whose filter contains those tests; one per
@@ -389,6 +491,9 @@ class Collection:
         with each ``IndexBuildProgress(phase, tuples_done, tuples_total)``, the last with phase "done".
         """
         given, method = method, _args.choice(IndexMethod, method, "invalid index method")
+        if quantization is not None:
+            quantization = _args.text(quantization, "quantization")
+        dimensions = _args.optional_integer(dimensions, "dimensions", 1, INT4_MAX)
         replace = _args.flag(replace, "replace")
         arguments = _index_arguments(index_arguments)
         if arguments:
@@ -431,6 +536,8 @@ class Collection:
                             Jsonb(arguments) if arguments else None,
                             replace,
                             Jsonb(filter_json) if filter_json is not None else None,
+                            quantization,
+                            dimensions,
                         ),
                     )
             finally:
@@ -494,9 +601,9 @@ class Collection:
         return bool(self.client._execute("disable_text_search", (self.name,))[0][0])
 
     def describe(self) -> Dict[str, Any]:
-        """Name, dimension and full-text search state: ``text_search`` (bool), ``text_key``,
-        ``text_config`` and ``text_index`` (None when not enabled)."""
-        names = ("name", "dimension", "text_search", "text_key", "text_config", "text_index")
+        """Name, dimension, full-text search state: ``text_search`` (bool), ``text_key``,
+        ``text_config`` and ``text_index`` (None when not enabled), and ``vector_type``."""
+        names = ("name", "dimension", "text_search", "text_key", "text_config", "text_index", "vector_type")
         return dict(zip(names, self.client._execute("describe", (self.name,))[0]))
 
     def hybrid_query(
@@ -590,12 +697,13 @@ def _index_arguments(arguments: Any) -> Optional[Dict[str, Any]]:
     return out or None
 
 
-def _copy(conn: Any, statement: bytes, batch: List[_records.Row], vector_oid: int) -> None:
-    """One binary COPY of checked rows."""
+def _copy(conn: Any, statement: bytes, batch: List[_records.Row], vector_oid: int, vector_type: str = "vector") -> None:
+    """One binary COPY of checked rows (their vectors in the binary form of the collection's type)."""
     with conn.cursor().copy(statement) as copy:
         copy.set_types([_TEXT_OID, vector_oid, _JSONB_OID])
+        half = vector_type == "halfvec"
         for id_, vector, metadata in batch:
-            copy.write_row((id_, vector, Jsonb(metadata, dumps=_as_is)))
+            copy.write_row((id_, HalfVector(vector) if half else vector, Jsonb(metadata, dumps=_as_is)))
 
 
 def _first(row: _records.Row) -> str:
@@ -605,6 +713,18 @@ def _first(row: _records.Row) -> str:
 def _as_is(data: bytes) -> bytes:
     """The JSON "dumps" for metadata already serialized by the record checks."""
     return data
+
+
+def _output(vec: Any, vector_type: str) -> Any:
+    """A fetched vector as the client returns it: float32 (vector), float16 (halfvec; a vector
+    result holds the same values) or bool (bit) numpy arrays, or a SparseVector as it is."""
+    if vector_type == "halfvec":
+        return _numpy(vec).astype(np.float16)
+    if vector_type == "bit":
+        return vec.to_numpy()
+    if vector_type == "sparsevec":
+        return vec
+    return _numpy(vec)
 
 
 def _numpy(vec: Any) -> np.ndarray:
