@@ -99,7 +99,7 @@ def as_typed(
 def as_sparse(vec: Any, where: str, dimension: int, error: type[ArgError] = ArgError) -> Any:
     """A sparse vector: a pgvector SparseVector, a ``{index: value}`` dict (indices from 0, of the
     collection's dimension) or a scipy.sparse row; values finite single-precision numbers."""
-    from pgvector import SparseVector
+    from ._pgvector import SparseVector
 
     if isinstance(vec, SparseVector):
         value = vec
@@ -133,7 +133,7 @@ def as_sparse(vec: Any, where: str, dimension: int, error: type[ArgError] = ArgE
 
 def as_bits(vec: Any, where: str, error: type[ArgError] = ArgError) -> Any:
     """A binary vector: a pgvector Bit, a string of 0s and 1s, or a sequence / numpy array of booleans (or 0 and 1)."""
-    from pgvector import Bit
+    from ._pgvector import Bit
 
     if isinstance(vec, Bit):
         return vec

@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Optional
 
 import psycopg
-from pgvector import Bit
 from pgvector.psycopg.bit import register_bit_info
 from pgvector.psycopg.halfvec import register_halfvec_info
 from pgvector.psycopg.sparsevec import register_sparsevec_info
@@ -29,6 +28,7 @@ from psycopg.types.json import set_json_loads
 from . import _args, exc
 from . import dsn as _dsn
 from . import install as _install
+from ._pgvector import Bit
 from ._records import loads_metadata
 from .adapter import Adapter
 from .render import parse_version

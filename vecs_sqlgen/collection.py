@@ -10,11 +10,11 @@ from itertools import chain, islice
 from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
-from pgvector import HalfVector
 from psycopg import errors, postgres, sql
 from psycopg.types.json import Jsonb
 
 from . import _args, _progress, _records
+from ._pgvector import HalfVector
 from .adapter import Adapter, AdapterContext, NoOp
 from .adapter.base import chunked
 from .client import STAGING_REGCLASS
@@ -366,7 +366,7 @@ class Collection:
             "query",
             (
                 self.name, vector, limit, Jsonb(filter_json) if filter_json else None, imeasure.value,
-                include_value, include_metadata, include_vector, probes, ef_search,
+                include_value, include_metadata, include_vector, probes, ef_search, None,
             ),
         )  # fmt: skip
         if not (include_value or include_metadata or include_vector):

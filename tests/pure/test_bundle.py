@@ -101,6 +101,20 @@ def test_upgrade_plan():
     assert not upgrade.plan(new, new) and not upgrade.plan(None, new)
 
 
+def test_upgrade_carries_grants_to_a_signature_that_gained_a_parameter():
+    """create_collection(text, integer) became create_collection(text, integer, text) (issue 13): the
+    old one is dropped and its EXECUTE privileges go to the new one; a name with two new signatures,
+    or two removed ones, is ambiguous and only dropped."""
+    old = {"create_collection(text, integer)": "1", "q(int)": "2", "q(text)": "3", "r(int)": "4"}
+    new = {"create_collection(text, integer, text)": "5", "q(int, int)": "6", "r(int, int)": "7", "r(text)": "8"}
+    plan = upgrade.plan(old, new)
+    assert plan.moved == (("create_collection(text, integer)", "create_collection(text, integer, text)"),)
+    before, after = upgrade.steps("vecs", Capabilities(), old, render.render(), version="9.9.9")
+    assert "GRANT EXECUTE ON FUNCTION %s TO %s%s', '\"vecs\".create_collection(text, integer, text)'" in before
+    assert 'DROP FUNCTION IF EXISTS "vecs".create_collection(text, integer);' in before
+    assert before.count('DROP FUNCTION IF EXISTS "vecs".q(') == 2 and "vecs.upgrade_grants" in after
+
+
 @pytest.mark.parametrize("signature", ["a(text); drop table x", "a(text) cascade", "a(text), b(", "a('x')", 'a("x""y")',
                                        "a(text)) --", "a(text", "(text)", 'a(text, "pub lic".vector)'])
 def test_upgrade_plan_refuses_what_is_not_a_signature(signature):
