@@ -110,6 +110,14 @@ def test_halfvec_records_every_path(conn, typed):
         conn.execute("select vecs.create_index(%s, quantization => 'halfvec')", (c,))
     name = conn.execute("select vecs.create_index(%s)", (c,)).fetchone()[0]
     assert re.fullmatch(r"ix_halfvec_cosine_ops_hnsw_m16_efc64_[0-9a-f_]{7}", name), name
+    # hybrid search: the text branch's distances are the vector branch's
+    upsert_json(conn, c, [["a", [1, 2, 3], {"text": "red apple"}], ["b", [0.5, -1, 2], {"text": "green apple"}]])
+    conn.execute("select vecs.enable_text_search(%s)", (c,))
+    got = conn.execute("select id, distance from vecs.hybrid_query(%s, 'apple', '[1,2,3]', k => 2)", (c,)).fetchall()
+    assert got[0] == ("a", 0.0) and got[1][0] == "b"
+    bits = typed("bit", 4)
+    with raises("VX001", f'hybrid_query searches vectors of vector and halfvec collections; "{bits}" has vector_type bit (search it with query)'):
+        conn.execute("select * from vecs.hybrid_query(%s, 'apple', '[1,2,3,4]')", (bits,))
     assert conn.execute("select index_name, index_measure from vecs.list_collections() where name = %s", (c,)).fetchone() == (name, "cosine_distance")
 
 
