@@ -232,10 +232,14 @@ class Client:
 
         adapter_dimension = adapter.exported_dimension if adapter else None
         vector_type = _args.vector_type(vector_type, optional=True)
-        dimension = _args.dimension(dimension, vector_type or "vector")
+        found = None
+        if vector_type is None:  # the existing collection's type, else vector
+            rows = self._execute("find", (_args.collection_name(name),))
+            found = rows[0][4] if rows else None
+        dimension = _args.dimension(dimension, vector_type or found or "vector")
         collection = Collection(
             name=name, dimension=dimension or adapter_dimension, client=self, adapter=adapter,
-            vector_type=vector_type or "vector",
+            vector_type=vector_type or found or "vector",
         )  # fmt: skip
         try:
             self._execute("get_or_create", (name, collection.dimension, vector_type))
@@ -243,9 +247,10 @@ class Client:
             raise exc.MismatchedDimension(
                 f"Dimensions reported by adapter, dimension, and existing collection do not match: {e}"
             ) from None
-        if vector_type is None:
+        if vector_type is None and found is None:
+            # made just now, here or by a concurrent caller with its own type
             rows = self._execute("find", (name,))
-            if rows and rows[0][4] != collection.vector_type:
+            if rows:
                 collection.vector_type = rows[0][4]
         return collection
 

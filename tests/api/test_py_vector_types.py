@@ -57,6 +57,7 @@ def test_sparse_vectors_as_dicts_scipy_rows_and_sparsevector(vx, name):
     got = docs.query({5: 1.0}, limit=3, measure="max_inner_product", include_value=True, include_vector=True)
     assert [(g[0], g[1]) for g in got[:2]] == [("s", -3.0), ("p", -1.0)]
     assert got[0][2].indices() == [5]
+    assert vx.get_or_create_collection(name, dimension=30000).vector_type == "sparsevec"  # over vector's 16,000: its own type's limit
     with pytest.raises(exc.MismatchedDimension, match=r'^record 1 \(id "x"\): vector has 10 dimensions, collection .* has 30000$'):
         docs.upsert([("x", SparseVector({1: 1.0}, 10), {})])
     with pytest.raises(exc.InvalidRecord, match=r"sparse vector index 30000 is out of range \(0 to 29999\)"):
