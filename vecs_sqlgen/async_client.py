@@ -19,7 +19,7 @@ from . import _args, exc
 from . import dsn as _dsn
 from .adapter import Adapter
 from .async_collection import AsyncCollection
-from .client import _deprecated, _exists, _mismatched, _new_collection, _not_found
+from .client import _deprecated, _exists, _found_type, _mismatched, _new_collection, _not_found
 from .limits import DEFAULT_POOL_SIZE, DEFAULT_POOL_TIMEOUT
 from .session import AsyncSession, Options
 
@@ -82,22 +82,43 @@ class AsyncClient:
         return self.session.supports_hnsw()
 
     async def get_or_create_collection(
-        self, name: str, *, dimension: Optional[int] = None, adapter: Optional[Adapter] = None
+        self,
+        name: str,
+        *,
+        dimension: Optional[int] = None,
+        adapter: Optional[Adapter] = None,
+        vector_type: Optional[str] = None,
     ) -> AsyncCollection:
         """The collection ``name``, created when missing (as ``Client.get_or_create_collection``)."""
-        collection: AsyncCollection = _new_collection(AsyncCollection, self, name, dimension, adapter)
+        vector_type = _args.vector_type(vector_type, optional=True)
+        found = None
+        if vector_type is None:  # the existing collection's type, else vector (a read: a replica may answer)
+            found = _found_type(await self.session.execute("find", (_args.collection_name(name),)))
+        collection: AsyncCollection = _new_collection(
+            AsyncCollection, self, name, dimension, adapter, vector_type or found
+        )
         try:
-            await self.session.execute("get_or_create", (name, collection.dimension))
+            await self.session.execute("get_or_create", (name, collection.dimension, vector_type))
         except exc.MismatchedDimension as e:
             raise _mismatched(e) from None
+        if vector_type is None and found is None:
+            # made just now, here or by a concurrent caller with its own type (asked of the primary:
+            # a replica may not have it yet)
+            collection.vector_type = await self._find_type(name) or collection.vector_type
         return collection
 
-    async def create_collection(self, name: str, dimension: int) -> AsyncCollection:
+    async def _find_type(self, name: str) -> Optional[str]:
+        """The vector type of collection ``name`` (None when there is none), read on the primary."""
+        async with self.session.connection(write=False) as conn:
+            return _found_type(await self.session.run(conn, "find", (name,)))
+
+    async def create_collection(self, name: str, dimension: int, *, vector_type: str = "vector") -> AsyncCollection:
         """Deprecated: create collection ``name``; CollectionAlreadyExists when it exists."""
         _deprecated("create_collection")
-        collection = AsyncCollection(name, dimension, self)
+        vector_type = _args.vector_type(vector_type)
+        collection = AsyncCollection(name, dimension, self, vector_type=vector_type)
         try:
-            await self.session.execute("create", (name, dimension))
+            await self.session.execute("create", (name, dimension, vector_type))
         except exc.CollectionAlreadyExists:
             raise _exists() from None
         return collection

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, I
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from psycopg import errors
-from psycopg.types.json import Jsonb
 
 from . import _args, _progress, _records
 from .adapter import Adapter
@@ -30,9 +29,9 @@ from .collection import (
     Metadata,
     Numeric,
     Record,
-    _as_is,
     _check_batch_size,
     _CollectionCore,
+    _copy_rows,
     _sorted_unique,
 )
 from .exc import ArgError, VecsException
@@ -43,9 +42,17 @@ from .statements import STAGING_REGCLASS
 class AsyncCollection(_CollectionCore):
     """A collection of ``(id, vector, metadata)`` records, for asyncio (made by ``AsyncClient``)."""
 
-    def __init__(self, name: str, dimension: Optional[int], client: Any, adapter: Optional[Adapter] = None):
-        """Bind to collection ``name`` (nothing is created); ``dimension`` or the adapter gives the dimension."""
-        super().__init__(name, dimension, client, adapter)
+    def __init__(
+        self,
+        name: str,
+        dimension: Optional[int],
+        client: Any,
+        adapter: Optional[Adapter] = None,
+        *,
+        vector_type: str = "vector",
+    ):
+        """Bind to collection ``name`` (nothing is created), as ``Collection``."""
+        super().__init__(name, dimension, client, adapter, vector_type=vector_type)
 
     @property
     def _db(self) -> AsyncSession:
@@ -77,12 +84,13 @@ class AsyncCollection(_CollectionCore):
             records if isinstance(records, AsyncIterable) else _args.records(records)
         )
         total = None if isinstance(source, AsyncIterable) else self._upsert_sized(source, skip)
+        indexed = self.vector_type == "sparsevec" and (await self.index) is not None
         with _progress.reporter(progress, total=total, desc=f"upsert {self.name}", unit="records") as report:
-            batches = self._checked_batches(source, skip, batch_size).__aiter__()
+            batches = self._checked_batches(source, skip, batch_size, indexed).__aiter__()
             head: List[List[_records.Row]] = []  # the first batches, until they hold more than ARRAYS_MAX
             async for batch in batches:
                 head.append(batch)
-                if sum(map(len, head)) > ARRAYS_MAX:
+                if sum(map(len, head)) > ARRAYS_MAX or self._copied_always:
                     await self._upsert_copy(head, batches, report)
                     return None
             rows = [row for batch in head for row in batch]
@@ -93,7 +101,7 @@ class AsyncCollection(_CollectionCore):
         return None
 
     async def _checked_batches(
-        self, source: Union[Iterable[Any], AsyncIterable[Any]], skip_adapter: bool, batch_size: int
+        self, source: Union[Iterable[Any], AsyncIterable[Any]], skip_adapter: bool, batch_size: int, indexed: bool
     ) -> AsyncIterator[List[_records.Row]]:
         """The records in batches of up to ``batch_size``, each through the adapter and checked."""
         position = 1
@@ -102,13 +110,13 @@ class AsyncCollection(_CollectionCore):
             async for record in source:
                 raw.append(record)
                 if len(raw) >= batch_size:
-                    rows = list(self._pipeline(raw, skip_adapter, position))
+                    rows = list(self._pipeline(raw, skip_adapter, position, indexed=indexed))
                     position, raw = position + len(rows), []
                     yield rows
             if raw:
-                yield list(self._pipeline(raw, skip_adapter, position))
+                yield list(self._pipeline(raw, skip_adapter, position, indexed=indexed))
             return
-        for rows in chunked(self._pipeline(source, skip_adapter), batch_size):
+        for rows in chunked(self._pipeline(source, skip_adapter, indexed=indexed), batch_size):
             yield rows
 
     async def _upsert_copy(
@@ -129,9 +137,9 @@ class AsyncCollection(_CollectionCore):
                     direct = await self._copy_new(conn, batch)
                 if not direct:
                     if not staged:
-                        await conn.execute(db.sql["staging"], prepare=False)
+                        await conn.execute(db.sql[self._staging()], prepare=False)
                         staged = True
-                    await _copy(conn, db.sql["copy"], batch, db.vector_oid)
+                    await _copy(conn, db.sql["copy"], batch, self._copy_oid(), self.vector_type)
                 sent += len(batch)
                 if progress:
                     progress(sent)
@@ -149,14 +157,15 @@ class AsyncCollection(_CollectionCore):
         statement = self._copy_statement(conn)
         try:
             async with conn.transaction():  # a savepoint
-                await _copy(conn, statement, batch, self._db.vector_oid)
+                await _copy(conn, statement, batch, self._copy_oid(), self.vector_type)
         except (errors.UniqueViolation, errors.DeadlockDetected):
             return False
         return True
 
     async def fetch(self, ids: Iterable[str]) -> List[Record]:
-        """The records ``(id, vector, metadata)`` with these ids, in request order; unknown ids are skipped."""
-        return self._fetched(await self._db.execute("fetch", (self.name, _args.ids(ids))))
+        """The records ``(id, vector, metadata)`` with these ids, in request order; unknown ids are
+        skipped; vectors as ``Collection.fetch`` returns them."""
+        return self._fetched(await self._db.execute(self._fetch_statement(), (self.name, _args.ids(ids))))
 
     async def delete(
         self, ids: Optional[Iterable[str]] = None, filters: Optional[Union[Dict[str, Any], str]] = None
@@ -192,19 +201,22 @@ class AsyncCollection(_CollectionCore):
         probes: Optional[int] = None,
         ef_search: Optional[int] = None,
         skip_adapter: bool = False,
+        rerank: Optional[int] = None,
     ) -> Union[List[Record], List[str]]:
         """The ``limit`` records nearest to ``data``, nearest first, as ``Collection.query``."""
         imeasure, params = self._query_params(
             data, limit, filters, measure, include_value, include_metadata, include_vector, probes, ef_search,
-            skip_adapter,
+            skip_adapter, rerank,
         )  # fmt: skip
         if not await self.is_indexed_for_measure(imeasure):
             warnings.warn(
                 UserWarning(f"Query does not have a covering index for {imeasure}. See Collection.create_index"),
                 stacklevel=2,
             )
-        params = self._query_vector(params)
-        return self._query_results(await self._db.execute("query", params), params)
+        statement, sent = self._query_vector(params)
+        rows = await self._db.execute(statement, sent)
+        ids = self._query_fetch(rows, params)
+        return self._query_results(rows, params, await self.fetch(ids) if ids else None)
 
     # ------------------------------------------------------------------ index
 
@@ -237,9 +249,11 @@ class AsyncCollection(_CollectionCore):
         *,
         filters: Optional[Union[Dict[str, Any], str]] = None,
         progress: _progress.IndexProgress = None,
+        quantization: Optional[str] = None,
+        dimensions: Optional[int] = None,
     ) -> None:
         """Build the collection's vector index, as ``Collection.create_index``."""
-        params = self._index_params(measure, method, index_arguments, replace, filters)
+        params = self._index_params(measure, method, index_arguments, replace, filters, quantization, dimensions)
         notices: List[str] = []
         db = self._db
         async with db.connection() as conn:
@@ -295,7 +309,7 @@ class AsyncCollection(_CollectionCore):
         return bool((await self._db.execute("disable_text_search", (self.name,)))[0][0])
 
     async def describe(self) -> Dict[str, Any]:
-        """Name, dimension and full-text search state, as ``Collection.describe``."""
+        """Name, dimension, full-text search state and vector type, as ``Collection.describe``."""
         return self._described(await self._db.execute("describe", (self.name,)))
 
     async def hybrid_query(
@@ -325,9 +339,11 @@ class AsyncCollection(_CollectionCore):
         return [HybridMatch(*row) for row in await self._db.execute("hybrid_query", params)]
 
 
-async def _copy(conn: Any, statement: bytes, batch: List[_records.Row], vector_oid: int) -> None:
-    """One binary COPY of checked rows, on an async connection."""
+async def _copy(
+    conn: Any, statement: bytes, batch: List[_records.Row], vector_oid: int, vector_type: str = "vector"
+) -> None:
+    """One binary COPY of checked rows, on an async connection (as ``collection._copy``)."""
     async with conn.cursor().copy(statement) as copy:
         copy.set_types([_TEXT_OID, vector_oid, _JSONB_OID])
-        for id_, vector, metadata in batch:
-            await copy.write_row((id_, vector, Jsonb(metadata, dumps=_as_is)))
+        for row in _copy_rows(batch, vector_type):
+            await copy.write_row(row)

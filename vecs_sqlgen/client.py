@@ -85,25 +85,43 @@ class Client:
         *,
         dimension: Optional[int] = None,
         adapter: Optional[Adapter] = None,
+        vector_type: Optional[str] = None,
     ) -> Collection:
         """The collection ``name``, created when missing.
 
         The dimension comes from ``dimension`` or the adapter; they and an existing collection must
-        agree (MismatchedDimension).
+        agree (MismatchedDimension). ``vector_type``: ``"vector"`` (float32, the default for a new
+        collection), ``"halfvec"`` (float16), ``"sparsevec"`` or ``"bit"``; an existing collection
+        of another type is an ArgError, and None takes whatever type it has.
         """
-        collection: Collection = _new_collection(Collection, self, name, dimension, adapter)
+        vector_type = _args.vector_type(vector_type, optional=True)
+        found = None
+        if vector_type is None:  # the existing collection's type, else vector (a read: a replica may answer)
+            found = _found_type(self.session.execute("find", (_args.collection_name(name),)))
+        collection: Collection = _new_collection(Collection, self, name, dimension, adapter, vector_type or found)
         try:
-            self.session.execute("get_or_create", (name, collection.dimension))
+            self.session.execute("get_or_create", (name, collection.dimension, vector_type))
         except exc.MismatchedDimension as e:
             raise _mismatched(e) from None
+        if vector_type is None and found is None:
+            # made just now, here or by a concurrent caller with its own type (asked of the primary:
+            # a replica may not have it yet)
+            collection.vector_type = self._find_type(name) or collection.vector_type
         return collection
 
-    def create_collection(self, name: str, dimension: int) -> Collection:
+    def _find_type(self, name: str) -> Optional[str]:
+        """The vector type of collection ``name`` (None when there is none), read on the primary:
+        a replica may not have the collection yet."""
+        with self.session.connection(write=False) as conn:
+            return _found_type(self.session.run(conn, "find", (name,)))
+
+    def create_collection(self, name: str, dimension: int, *, vector_type: str = "vector") -> Collection:
         """Deprecated: create collection ``name``; CollectionAlreadyExists when it exists."""
         _deprecated("create_collection")
-        collection = Collection(name, dimension, self)
+        vector_type = _args.vector_type(vector_type)
+        collection = Collection(name, dimension, self, vector_type=vector_type)
         try:
-            self.session.execute("create", (name, dimension))
+            self.session.execute("create", (name, dimension, vector_type))
         except exc.CollectionAlreadyExists:
             raise _exists() from None
         return collection
@@ -136,11 +154,22 @@ class Client:
         self.disconnect()
 
 
-def _new_collection(cls: Any, client: Any, name: str, dimension: Any, adapter: Optional[Adapter]) -> Any:
-    """A collection object for get_or_create_collection, before the call (the checks are the same for both clients)."""
+def _new_collection(
+    cls: Any, client: Any, name: str, dimension: Any, adapter: Optional[Adapter], vector_type: Optional[str]
+) -> Any:
+    """A collection object for get_or_create_collection, before the call (the checks are the same
+    for both clients); ``vector_type`` None: vector."""
     adapter_dimension = adapter.exported_dimension if adapter else None
-    dimension = _args.dimension(dimension)
-    return cls(name=name, dimension=dimension or adapter_dimension, client=client, adapter=adapter)
+    vector_type = vector_type or "vector"
+    dimension = _args.dimension(dimension, vector_type)
+    return cls(
+        name=name, dimension=dimension or adapter_dimension, client=client, adapter=adapter, vector_type=vector_type
+    )
+
+
+def _found_type(rows: Any) -> Optional[str]:
+    """The vector type in a ``find`` result (None: no such collection)."""
+    return str(rows[0][4]) if rows else None
 
 
 def _mismatched(e: exc.MismatchedDimension) -> exc.MismatchedDimension:

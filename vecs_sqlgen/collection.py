@@ -18,11 +18,12 @@ from psycopg import errors, postgres
 from psycopg.types.json import Jsonb
 
 from . import _args, _progress, _records
+from ._pgvector import HalfVector
 from .adapter import Adapter, AdapterContext, NoOp
 from .adapter.base import chunked
 from .exc import ArgError, MismatchedDimension, UnsupportedFeature, VecsException
 from .filters import normalize_filters
-from .limits import INT4_MAX, MAX_CANDIDATES
+from .limits import INT4_MAX, MAX_CANDIDATES, MAX_SPARSE_INDEXED_NNZ
 from .session import Rows, Session
 from .statements import STAGING_REGCLASS, copy_into, drop_index_concurrently
 
@@ -55,6 +56,9 @@ class IndexMeasure(str, Enum):
     l2_distance = "l2_distance"
     max_inner_product = "max_inner_product"
     l1_distance = "l1_distance"
+    # bit collections
+    hamming_distance = "hamming_distance"
+    jaccard_distance = "jaccard_distance"
 
 
 @dataclass
@@ -97,20 +101,33 @@ class _Owner(Protocol):
 class _CollectionCore:
     """What both collections share; no method here waits for the server."""
 
-    def __init__(self, name: str, dimension: Optional[int], client: Any, adapter: Optional[Adapter] = None):
+    def __init__(
+        self,
+        name: str,
+        dimension: Optional[int],
+        client: Any,
+        adapter: Optional[Adapter] = None,
+        *,
+        vector_type: str = "vector",
+    ):
         """Bind to collection ``name`` (nothing is created); ``dimension`` or the adapter gives the dimension."""
-        name, dimension = _args.collection_name(name), _args.dimension(dimension)
+        vector_type = _args.vector_type(vector_type)
+        name, dimension = _args.collection_name(name), _args.dimension(dimension, vector_type)
         reported = {d for d in (dimension, adapter.exported_dimension if adapter else None) if d is not None}
         if not reported:
             raise ArgError("One of dimension or adapter must provide a dimension")
         if len(reported) > 1:
             raise MismatchedDimension("Dimensions reported by adapter, dimension, and collection do not match")
-        self._bind(client, name, reported.pop(), adapter)
+        self._bind(client, name, reported.pop(), adapter, vector_type)
 
-    def _bind(self, client: _Owner, name: str, dimension: int, adapter: Optional[Adapter]) -> None:
+    def _bind(
+        self, client: _Owner, name: str, dimension: int, adapter: Optional[Adapter], vector_type: str = "vector"
+    ) -> None:
         self.client = client
         self.name = name
         self.dimension = dimension
+        # the storage type: vector (float32), halfvec (float16), sparsevec or bit
+        self.vector_type = vector_type
         self.adapter = adapter or Adapter(steps=[NoOp(dimension=dimension)])
         # the default adapter hands a query vector on unchanged: a query can skip it
         self._default_adapter = self.adapter if adapter is None else None
@@ -122,13 +139,13 @@ class _CollectionCore:
 
     @classmethod
     def _from_row(cls, client: Any, row: Tuple[Any, ...]) -> Any:
-        """A collection from a ``list_collections()`` row (name, dimension, index name, index measure).
+        """A collection from a ``list_collections()`` row (name, dimension, index name, index measure, vector type).
 
         What the server reports is taken as it is: a table whose vector column has no dimension
         (-1) is listed, not refused as an argument would be."""
-        name, dimension, index_name, index_measure = row
+        name, dimension, index_name, index_measure, vector_type = row
         collection = cls.__new__(cls)
-        collection._bind(client, name, dimension, None)
+        collection._bind(client, name, dimension, None, vector_type)
         collection._remember_index(index_name, index_measure)
         return collection
 
@@ -137,13 +154,33 @@ class _CollectionCore:
 
     # ------------------------------------------------------------------ records
 
-    def _pipeline(self, records: Iterable[Any], skip_adapter: bool, start: int = 1) -> Iterable[_records.Row]:
-        """The records, through the adapter, checked; positions count from ``start``."""
+    def _pipeline(
+        self, records: Iterable[Any], skip_adapter: bool, start: int = 1, *, indexed: bool = False
+    ) -> Iterable[_records.Row]:
+        """The records, through the adapter, checked; positions count from ``start``. ``indexed``:
+        the collection has a vector index (a sparse vector then has at most MAX_SPARSE_INDEXED_NNZ
+        non-zero values)."""
         if skip_adapter or self.adapter is self._default_adapter:
             pipeline = records  # the default adapter only defaults metadata, as the record checks do
         else:
             pipeline = self.adapter(_records.shaped(records, start), AdapterContext("upsert"))
-        return _records.checked(pipeline, self.dimension, self.name, start)
+        nnz = MAX_SPARSE_INDEXED_NNZ if self.vector_type == "sparsevec" and indexed else None
+        return _records.checked(pipeline, self.dimension, self.name, start, self.vector_type, nnz)
+
+    @property
+    def _copied_always(self) -> bool:
+        """Sparse and binary vectors are not vector[]: an upsert always copies them."""
+        return self.vector_type in ("sparsevec", "bit")
+
+    def _staging(self) -> str:
+        return f"staging:{self.vector_type}"
+
+    def _copy_oid(self) -> int:
+        """The oid of the collection's vector type, whose binary form COPY writes."""
+        oid: Optional[int] = self._db.type_oids.get(self.vector_type)
+        if oid is None:
+            raise UnsupportedFeature(f"vector_type {self.vector_type} needs pgvector 0.7.0 or later")
+        return oid
 
     def _upsert_sized(self, records: Any, skip_adapter: bool) -> Optional[int]:
         """The number of records, when it is known before reading them (for a progress bar)."""
@@ -175,9 +212,13 @@ class _CollectionCore:
             self._copy_sql = copy_into(self.client.schema, self.name).as_bytes(conn)
         return self._copy_sql
 
-    @staticmethod
-    def _fetched(rows: Rows) -> List[Record]:
-        return [(id_, _numpy(vec), metadata) for id_, vec, metadata in rows]
+    def _fetch_statement(self) -> str:
+        return "fetch" if self.vector_type == "vector" else f"fetch:{self.vector_type}"
+
+    def _fetched(self, rows: Rows) -> List[Record]:
+        """The vector is a numpy array (float32; float16 for a halfvec collection; bool for a bit
+        collection), or a pgvector SparseVector for a sparsevec collection."""
+        return [(id_, _output(vec, self.vector_type), metadata) for id_, vec, metadata in rows]
 
     @staticmethod
     def _delete_params(name: str, ids: Optional[Iterable[str]], filters: Any) -> Tuple[Any, ...]:
@@ -209,8 +250,10 @@ class _CollectionCore:
         probes: Any,
         ef_search: Any,
         skip_adapter: Any,
+        rerank: Any = None,
     ) -> Tuple[IndexMeasure, Tuple[Any, ...]]:
-        """The query's measure and the parameters of ``vecs.query``, every argument checked."""
+        """The query's measure and the parameters of ``vecs.query`` (with the query data and
+        skip_adapter, which ``_query_vector`` replaces), every argument checked."""
         if probes is not None:  # vecs's checks and messages first, then the server's ranges
             if isinstance(probes, bool) or not isinstance(probes, (int, np.integer)):
                 raise ArgError("probes must be an integer")
@@ -221,6 +264,7 @@ class _CollectionCore:
         limit = _args.integer(limit, "limit", 1, 1000)
         probes = _args.optional_integer(probes, "probes", 1, 32768)
         ef_search = _args.optional_integer(ef_search, "ef_search", 1, 1000)
+        rerank = _args.optional_integer(rerank, "rerank", limit, 1000)
         include_value = _args.flag(include_value, "include_value")
         include_metadata = _args.flag(include_metadata, "include_metadata")
         include_vector = _args.flag(include_vector, "include_vector")
@@ -229,38 +273,59 @@ class _CollectionCore:
         filter_json = normalize_filters(filters)
         return imeasure, (
             self.name, data, limit, Jsonb(filter_json) if filter_json else None, imeasure.value,
-            include_value, include_metadata, include_vector, probes, ef_search, skip_adapter,
+            include_value, include_metadata, include_vector, probes, ef_search, rerank, skip_adapter,
         )  # fmt: skip
 
-    def _query_vector(self, params: Tuple[Any, ...]) -> Tuple[Any, ...]:
-        """The parameters with the query data adapted into a checked vector (after the index warning,
-        as vecs orders them)."""
-        data, skip_adapter = params[1], params[-1]
+    def _query_vector(self, params: Tuple[Any, ...]) -> Tuple[str, Tuple[Any, ...]]:
+        """The statement and its parameters, with the query data adapted into a checked vector of
+        the collection's type (after the index warning, as vecs orders them).
+
+        A sparsevec or bit collection's query vector is ``typed_vector`` (``query:<type>``), and
+        its vectors are not returned by ``vecs.query`` (``include_vector`` is then False there;
+        ``_query_fetch`` fetches them)."""
+        data, rerank, skip_adapter = params[1], params[10], params[-1]
         if skip_adapter or self.adapter is self._default_adapter:
             adapted: List[Any] = [("", data, {})]
         else:
             adapted = list(self.adapter(records=[("", data, {})], adapter_context=AdapterContext("query")))
         if len(adapted) != 1:
             raise ArgError("Failed to produce exactly one query vector from input")
-        vector = _records.as_vector(adapted[0][1], "query")
-        if len(vector) != self.dimension:
-            raise MismatchedDimension(
-                f'query vector has {len(vector)} dimensions, collection "{self.name}" has {self.dimension}'
+        if self.vector_type == "vector" and rerank is None:
+            vector = _records.as_vector(adapted[0][1], "query")
+            if len(vector) != self.dimension:
+                raise MismatchedDimension(
+                    f'query vector has {len(vector)} dimensions, collection "{self.name}" has {self.dimension}'
+                )
+        else:
+            vector = _records.as_typed(
+                adapted[0][1], "query", self.vector_type, self.dimension, self.name, error=ArgError
             )
-        return (params[0], vector, *params[2:-1])
+        if self._copied_always:  # sparsevec, bit
+            rest = (*params[2:7], False, *params[8:-1])
+            return f"query:{self.vector_type}", (params[0], *rest, vector)
+        return "query", (params[0], vector, *params[2:-1])
 
-    @staticmethod
-    def _query_results(rows: Rows, params: Tuple[Any, ...]) -> Union[List[Record], List[str]]:
+    def _query_fetch(self, rows: Rows, params: Tuple[Any, ...]) -> Optional[List[str]]:
+        """The ids whose vectors a sparsevec or bit query must fetch (include_vector), else None."""
+        include_vector = params[7]
+        if include_vector and self._copied_always and rows:
+            return [row[0] for row in rows]
+        return None
+
+    def _query_results(
+        self, rows: Rows, params: Tuple[Any, ...], fetched: Optional[List[Record]] = None
+    ) -> Union[List[Record], List[str]]:
         include_value, include_metadata, include_vector = params[5:8]
         if not (include_value or include_metadata or include_vector):
             return [row[0] for row in rows]
+        vectors = {r[0]: r[1] for r in fetched or ()}
         results = []
         for id_, distance, vec, metadata in rows:
             result: List[Any] = [id_]
             if include_value:
                 result.append(distance)
             if include_vector:
-                result.append(_numpy(vec))
+                result.append(vectors[id_] if self._copied_always else _output(vec, self.vector_type))
             if include_metadata:
                 result.append(metadata)
             results.append(tuple(result))
@@ -272,7 +337,7 @@ class _CollectionCore:
         self._index, self._index_measure, self._index_known = name, measure, True
 
     def _remember_found(self, rows: Rows) -> None:
-        self._remember_index(*(rows[0][2:] if rows else (None, None)))
+        self._remember_index(*(rows[0][2:4] if rows else (None, None)))
 
     def _indexed_for(self, measure: Any) -> bool:
         """is_indexed_for_measure once the index is known."""
@@ -283,10 +348,20 @@ class _CollectionCore:
         return self._index is not None and self._index_measure == imeasure.value
 
     def _index_params(
-        self, measure: Any, method: Any, index_arguments: Any, replace: Any, filters: Any
+        self,
+        measure: Any,
+        method: Any,
+        index_arguments: Any,
+        replace: Any,
+        filters: Any,
+        quantization: Any = None,
+        dimensions: Any = None,
     ) -> Tuple[Any, ...]:
         """The parameters of ``vecs.create_index``, with vecs's checks and messages first."""
         given, method = method, _args.choice(IndexMethod, method, "invalid index method")
+        if quantization is not None:
+            quantization = _args.text(quantization, "quantization")
+        dimensions = _args.optional_integer(dimensions, "dimensions", 1, INT4_MAX)
         replace = _args.flag(replace, "replace")
         arguments = _index_arguments(index_arguments)
         if arguments:
@@ -315,6 +390,8 @@ class _CollectionCore:
             Jsonb(arguments) if arguments else None,
             replace,
             Jsonb(filter_json) if filter_json is not None else None,
+            quantization,
+            dimensions,
         )
 
     @staticmethod
@@ -357,7 +434,7 @@ class _CollectionCore:
 
     @staticmethod
     def _described(rows: Rows) -> Dict[str, Any]:
-        names = ("name", "dimension", "text_search", "text_key", "text_config", "text_index")
+        names = ("name", "dimension", "text_search", "text_key", "text_config", "text_index", "vector_type")
         return dict(zip(names, rows[0]))
 
     def _hybrid_params(
@@ -430,9 +507,18 @@ class Collection(_CollectionCore):
         session: Session = self.client.session
         return session
 
-    def __init__(self, name: str, dimension: Optional[int], client: Any, adapter: Optional[Adapter] = None):
-        """Bind to collection ``name`` (nothing is created); ``dimension`` or the adapter gives the dimension."""
-        super().__init__(name, dimension, client, adapter)
+    def __init__(
+        self,
+        name: str,
+        dimension: Optional[int],
+        client: Any,
+        adapter: Optional[Adapter] = None,
+        *,
+        vector_type: str = "vector",
+    ):
+        """Bind to collection ``name`` (nothing is created); ``dimension`` or the adapter gives the
+        dimension; ``vector_type``: vector (float32), halfvec (float16), sparsevec or bit."""
+        super().__init__(name, dimension, client, adapter, vector_type=vector_type)
 
     def __len__(self) -> int:
         """The number of records."""
@@ -468,9 +554,11 @@ class Collection(_CollectionCore):
         progress: Optional[Callable[[int], None]],
     ) -> None:
         _check_batch_size(batch_size)
-        rows = self._pipeline(_args.records(records), _args.flag(skip_adapter, "skip_adapter"))
+        records, skip = _args.records(records), _args.flag(skip_adapter, "skip_adapter")
+        indexed = self.vector_type == "sparsevec" and self.index is not None
+        rows = self._pipeline(records, skip, indexed=indexed)
         head = list(islice(rows, ARRAYS_MAX + 1))
-        if len(head) > ARRAYS_MAX:
+        if len(head) > ARRAYS_MAX or (head and self._copied_always):
             self._upsert_copy(chain(head, rows), batch_size, progress)
             return None
         if head:
@@ -500,9 +588,9 @@ class Collection(_CollectionCore):
                     direct = self._copy_new(conn, batch)
                 if not direct:
                     if not staged:
-                        conn.execute(db.sql["staging"], prepare=False)
+                        conn.execute(db.sql[self._staging()], prepare=False)
                         staged = True
-                    _copy(conn, db.sql["copy"], batch, db.vector_oid)
+                    _copy(conn, db.sql["copy"], batch, self._copy_oid(), self.vector_type)
                 sent += len(batch)
                 if progress:
                     progress(sent)
@@ -516,14 +604,17 @@ class Collection(_CollectionCore):
         statement = self._copy_statement(conn)
         try:
             with conn.transaction():  # a savepoint
-                _copy(conn, statement, batch, self._db.vector_oid)
+                _copy(conn, statement, batch, self._copy_oid(), self.vector_type)
         except (errors.UniqueViolation, errors.DeadlockDetected):
             return False
         return True
 
     def fetch(self, ids: Iterable[str]) -> List[Record]:
-        """The records ``(id, vector, metadata)`` with these ids, in request order; unknown ids are skipped."""
-        return self._fetched(self._db.execute("fetch", (self.name, _args.ids(ids))))
+        """The records ``(id, vector, metadata)`` with these ids, in request order; unknown ids are skipped.
+
+        The vector is a numpy array (float32; float16 for a halfvec collection; bool for a bit
+        collection), or a pgvector SparseVector for a sparsevec collection."""
+        return self._fetched(self._db.execute(self._fetch_statement(), (self.name, _args.ids(ids))))
 
     def delete(
         self, ids: Optional[Iterable[str]] = None, filters: Optional[Union[Dict[str, Any], str]] = None
@@ -553,24 +644,31 @@ class Collection(_CollectionCore):
         probes: Optional[int] = None,
         ef_search: Optional[int] = None,
         skip_adapter: bool = False,
+        rerank: Optional[int] = None,
     ) -> Union[List[Record], List[str]]:
         """The ``limit`` records nearest to ``data``, nearest first.
 
         Returns ids, or tuples ``(id, distance?, vector?, metadata?)`` with the columns asked for.
         ``filters`` is a JSON filter (dict) or a SQL boolean expression over metadata keys; filtered
-        results are complete (fewer than ``limit`` only when fewer records match).
+        results are complete (fewer than ``limit`` only when fewer records match). ``data`` is of
+        the collection's type: numbers (float16 too) for vector and halfvec, a sparse vector (dict,
+        scipy.sparse row, SparseVector) for sparsevec, booleans / a 0-1 string / Bit for bit.
+        ``rerank``: over an index of a reduced representation (``create_index(quantization=…,
+        dimensions=…)``), how many candidates to re-rank by the true distance (limit to 1000).
         """
         imeasure, params = self._query_params(
             data, limit, filters, measure, include_value, include_metadata, include_vector, probes, ef_search,
-            skip_adapter,
+            skip_adapter, rerank,
         )  # fmt: skip
         if not self.is_indexed_for_measure(imeasure):
             warnings.warn(
                 UserWarning(f"Query does not have a covering index for {imeasure}. See Collection.create_index"),
                 stacklevel=2,
             )
-        params = self._query_vector(params)
-        return self._query_results(self._db.execute("query", params), params)
+        statement, sent = self._query_vector(params)
+        rows = self._db.execute(statement, sent)
+        ids = self._query_fetch(rows, params)
+        return self._query_results(rows, params, self.fetch(ids) if ids else None)
 
     # ------------------------------------------------------------------ index
 
@@ -599,8 +697,16 @@ class Collection(_CollectionCore):
         *,
         filters: Optional[Union[Dict[str, Any], str]] = None,
         progress: _progress.IndexProgress = None,
+        quantization: Optional[str] = None,
+        dimensions: Optional[int] = None,
     ) -> None:
         """Build the collection's vector index (replacing an existing one unless ``replace`` is False).
+
+        ``quantization="binary"``: an index over ``binary_quantize(vec)`` (32 x smaller than float32;
+        queries re-rank an oversampled candidate set by ``measure``, see ``query(rerank=…)``);
+        ``"halfvec"``: over ``vec::halfvec`` (half the size). ``dimensions=m``: over the first ``m``
+        dimensions (Matryoshka embeddings), re-ranked by the full vector. A vector collection of
+        more than 2,000 dimensions is indexed over halfvec automatically (up to 4,000).
 
         With ``filters`` (equality tests, e.g. ``{"section": "python"}``): a filtered index over the
         records that filter selects, used by queries whose filter contains those tests; one per
@@ -615,7 +721,7 @@ class Collection(_CollectionCore):
         done of total) on stderr when it is a terminal; a callable is called, from a polling thread,
         with each ``IndexBuildProgress(phase, tuples_done, tuples_total)``, the last with phase "done".
         """
-        params = self._index_params(measure, method, index_arguments, replace, filters)
+        params = self._index_params(measure, method, index_arguments, replace, filters, quantization, dimensions)
         notices: List[str] = []
         db = self._db
         with db.connection() as conn:
@@ -681,8 +787,8 @@ class Collection(_CollectionCore):
         return bool(self._db.execute("disable_text_search", (self.name,))[0][0])
 
     def describe(self) -> Dict[str, Any]:
-        """Name, dimension and full-text search state: ``text_search`` (bool), ``text_key``,
-        ``text_config`` and ``text_index`` (None when not enabled)."""
+        """Name, dimension, full-text search state: ``text_search`` (bool), ``text_key``,
+        ``text_config`` and ``text_index`` (None when not enabled), and ``vector_type``."""
         return self._described(self._db.execute("describe", (self.name,)))
 
     def hybrid_query(
@@ -750,12 +856,19 @@ def _index_arguments(arguments: Any) -> Optional[Dict[str, Any]]:
     return out or None
 
 
-def _copy(conn: Any, statement: bytes, batch: List[_records.Row], vector_oid: int) -> None:
-    """One binary COPY of checked rows."""
+def _copy(conn: Any, statement: bytes, batch: List[_records.Row], vector_oid: int, vector_type: str = "vector") -> None:
+    """One binary COPY of checked rows (their vectors in the binary form of the collection's type)."""
     with conn.cursor().copy(statement) as copy:
         copy.set_types([_TEXT_OID, vector_oid, _JSONB_OID])
-        for id_, vector, metadata in batch:
-            copy.write_row((id_, vector, Jsonb(metadata, dumps=_as_is)))
+        for row in _copy_rows(batch, vector_type):
+            copy.write_row(row)
+
+
+def _copy_rows(batch: List[_records.Row], vector_type: str) -> Iterable[Tuple[Any, Any, Any]]:
+    """The rows COPY writes: a halfvec collection's float32 arrays as HalfVector."""
+    half = vector_type == "halfvec"
+    for id_, vector, metadata in batch:
+        yield (id_, HalfVector(vector) if half else vector, Jsonb(metadata, dumps=_as_is))
 
 
 def _first(row: _records.Row) -> str:
@@ -765,6 +878,18 @@ def _first(row: _records.Row) -> str:
 def _as_is(data: bytes) -> bytes:
     """The JSON "dumps" for metadata already serialized by the record checks."""
     return data
+
+
+def _output(vec: Any, vector_type: str) -> Any:
+    """A fetched vector as the client returns it: float32 (vector), float16 (halfvec; a vector
+    result holds the same values) or bool (bit) numpy arrays, or a SparseVector as it is."""
+    if vector_type == "halfvec":
+        return _numpy(vec).astype(np.float16)
+    if vector_type == "bit":
+        return vec.to_numpy()
+    if vector_type == "sparsevec":
+        return vec
+    return _numpy(vec)
 
 
 def _numpy(vec: Any) -> np.ndarray:

@@ -20,14 +20,19 @@ from dataclasses import dataclass
 from typing import Any, Optional, Union
 
 import psycopg
+from pgvector.psycopg.bit import register_bit_info
+from pgvector.psycopg.halfvec import register_halfvec_info
+from pgvector.psycopg.sparsevec import register_sparsevec_info
 from pgvector.psycopg.vector import register_vector_info
-from psycopg import pq
+from psycopg import pq, sql
+from psycopg.adapt import Loader
 from psycopg.types import TypeInfo
 from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
 from . import _args, exc
 from . import install as _install
+from ._pgvector import Bit
 from ._records import loads_metadata
 from .limits import DEFAULT_POOL_SIZE, DEFAULT_POOL_TIMEOUT, REPLICA_RETRY, REPLICA_WAIT
 from .render import parse_version
@@ -85,12 +90,14 @@ class Options:
 
 @dataclass(frozen=True)
 class Setup:
-    """What bootstrap learned on the primary: pgvector's version and type, and the statements as bytes."""
+    """What bootstrap learned on the primary: pgvector's version and types, and the statements as bytes."""
 
     vector_version: str
     vector_schema: str
     vector_info: TypeInfo
     sql: dict[str, bytes]
+    # vector type → its TypeInfo: vector, and halfvec, sparsevec and bit when this pgvector has them
+    type_infos: dict[str, TypeInfo]
 
 
 def bootstrap(options: Options) -> Setup:
@@ -103,20 +110,58 @@ def bootstrap(options: Options) -> Setup:
         try:
             caps = _install.install(conn, options.schema).caps
             # The vector type is looked up where it lives, whatever the search_path says.
-            info = _vector_info(conn, caps.vector_schema)
+            infos = _type_infos(conn, caps.vector_schema, _TYPES if caps.vector_types else ("vector",))
         except psycopg.Error as e:
             raise translate(e, conn)  # noqa: B904 - translate sets the cause
         catalog = {k: q.as_bytes(conn) for k, q in statements(options.schema, caps.vector_schema).items()}
-    return Setup(caps.pgvector, caps.vector_schema, info, catalog)
+    return Setup(caps.pgvector, caps.vector_schema, infos["vector"], catalog, infos)
 
 
-def _vector_info(conn: psycopg.Connection[Any], vector_schema: str) -> TypeInfo:
-    from psycopg import sql
+# Where each vector type lives: pgvector's schema, except bit (a built-in type).
+_TYPES = ("vector", "halfvec", "sparsevec", "bit")
 
-    info = TypeInfo.fetch(conn, sql.Identifier(vector_schema, "vector"))
-    if info is None:  # pragma: no cover - install() has found or created pgvector
+
+def _type_name(vector_schema: str, name: str) -> sql.Identifier:
+    return sql.Identifier("pg_catalog" if name == "bit" else vector_schema, name)
+
+
+def _type_infos(conn: psycopg.Connection[Any], vector_schema: str, names: Sequence[str]) -> dict[str, TypeInfo]:
+    """The TypeInfo of each vector type in ``names`` that the server has (looked up where it lives,
+    whatever the search_path says); vector must be there."""
+    infos = {}
+    for name in names:
+        info = TypeInfo.fetch(conn, _type_name(vector_schema, name))
+        if info is not None:
+            infos[name] = info
+    if "vector" not in infos:  # pragma: no cover - install() has found or created pgvector
         raise exc.UnsupportedFeature("the pgvector type vector is not installed")
-    return info
+    return infos
+
+
+async def _async_type_infos(
+    conn: psycopg.AsyncConnection[Any], vector_schema: str, names: Sequence[str]
+) -> dict[str, TypeInfo]:
+    """``_type_infos`` on an async connection."""
+    infos = {}
+    for name in names:
+        info = await TypeInfo.fetch(conn, _type_name(vector_schema, name))
+        if info is not None:
+            infos[name] = info
+    if "vector" not in infos:  # pragma: no cover - a replica of the primary has the type
+        raise exc.UnsupportedFeature("the pgvector type vector is not installed on a read replica")
+    return infos
+
+
+class _BitBinaryLoader(Loader):
+    """bit values (binary) as pgvector's Bit (pgvector-python dumps Bit, but loads no bit)."""
+
+    format = pq.Format.BINARY
+
+    def load(self, data: Any) -> Bit:
+        return Bit.from_binary(bytes(data))
+
+
+_REGISTER = {"halfvec": register_halfvec_info, "sparsevec": register_sparsevec_info}
 
 
 class _Base:
@@ -129,8 +174,9 @@ class _Base:
         self.prepare = options.prepare
         self.vector_version = setup.vector_version
         self.vector_oid = setup.vector_info.oid
+        self.type_oids = {name: info.oid for name, info in setup.type_infos.items()}  # those this pgvector has
         self.sql = setup.sql
-        self._info = setup.vector_info
+        self._info = setup.type_infos
         self._vector_schema = setup.vector_schema
         self._router = Router(len(options.read_dsn), read_your_writes=options.read_your_writes)
         self._lock = threading.Lock()  # opening and closing pools
@@ -140,10 +186,17 @@ class _Base:
     def supports_hnsw(self) -> bool:
         return parse_version(self.vector_version) >= (0, 5, 0)
 
-    def _configure(self, conn: AnyConnection, info: TypeInfo) -> None:
+    def _configure(self, conn: AnyConnection, infos: dict[str, TypeInfo]) -> None:
         if not self.prepare:
             conn.prepare_threshold = None  # nor automatically, after repeated use
-        register_vector_info(conn, info)
+        for name, info in infos.items():
+            if name == "vector":
+                register_vector_info(conn, info)
+            elif name == "bit":
+                register_bit_info(conn, info)
+                conn.adapters.register_loader(info.oid, _BitBinaryLoader)
+            else:
+                _REGISTER[name](conn, info)
         set_json_loads(loads_metadata, conn)  # metadata too deep to decode: InvalidRecord, not RecursionError
 
     def _taken(self) -> None:
@@ -192,14 +245,14 @@ class Session(_Base):
             return self._pool
 
     def _new_pool(
-        self, dsn: str, size: int, *, min_size: int, info: Optional[TypeInfo]
+        self, dsn: str, size: int, *, min_size: int, info: Optional[dict[str, TypeInfo]]
     ) -> ConnectionPool[psycopg.Connection[Any]]:
         known = [info]
 
         def configure(conn: psycopg.Connection[Any]) -> None:
             found = known[0]
-            if found is None:  # a replica: its type, looked up on its first connection
-                found = known[0] = _vector_info(conn, self._vector_schema)
+            if found is None:  # a replica: its types, looked up on its first connection
+                found = known[0] = _type_infos(conn, self._vector_schema, list(self.type_oids))
             self._configure(conn, found)
 
         pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
@@ -348,18 +401,15 @@ class AsyncSession(_Base):
             return self._pool
 
     async def _new_pool(
-        self, dsn: str, size: int, *, min_size: int, info: Optional[TypeInfo]
+        self, dsn: str, size: int, *, min_size: int, info: Optional[dict[str, TypeInfo]]
     ) -> AsyncConnectionPool[psycopg.AsyncConnection[Any]]:
         known = [info]
 
         async def configure(conn: psycopg.AsyncConnection[Any]) -> None:
-            if known[0] is None:
-                from psycopg import sql
-
-                known[0] = await TypeInfo.fetch(conn, sql.Identifier(self._vector_schema, "vector"))
-                if known[0] is None:  # pragma: no cover - a replica of the primary has the type
-                    raise exc.UnsupportedFeature("the pgvector type vector is not installed on a read replica")
-            self._configure(conn, known[0])
+            found = known[0]
+            if found is None:  # a replica: its types, looked up on its first connection
+                found = known[0] = await _async_type_infos(conn, self._vector_schema, list(self.type_oids))
+            self._configure(conn, found)
 
         pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
             dsn,

@@ -38,10 +38,10 @@ class HashEmbedding(AdapterStep):
 
 def test_enable_describe_disable(docs):
     assert docs.describe() == {"name": docs.name, "dimension": 3, "text_search": False, "text_key": None,
-                               "text_config": None, "text_index": None}
+                               "text_config": None, "text_index": None, "vector_type": "vector"}
     ix = docs.enable_text_search()
     assert docs.describe() == {"name": docs.name, "dimension": 3, "text_search": True, "text_key": "text",
-                               "text_config": "english", "text_index": ix}
+                               "text_config": "english", "text_index": ix, "vector_type": "vector"}
     assert docs.enable_text_search() == ix
     assert {i["kind"] for i in docs.list_indexes()} >= {"text"}
     assert docs.enable_text_search(text_key="body", config="simple") != ix
