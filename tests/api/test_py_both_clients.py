@@ -181,3 +181,76 @@ def test_text_and_hybrid_search(api, coll):
     with pytest.raises(exc.ArgError, match="text search configuration"):
         api.run(coll.enable_text_search(config="no_such_config"))
     assert api.run(coll.disable_text_search()) is True
+
+
+# ---------------------------------------------------------------------- vector types (issue 13)
+
+
+@pytest.fixture
+def typed(api):
+    """A collection of each vector type but vector, dropped afterwards."""
+    made = []
+
+    def make(vector_type, dimension):
+        name = f"both {vector_type} {uuid.uuid4().hex[:8]}"
+        made.append(name)
+        return api.run(api.vx.get_or_create_collection(name, dimension=dimension, vector_type=vector_type))
+
+    yield make
+    for name in made:
+        api.run(api.vx.delete_collection(name))
+
+
+@pytest.mark.pgvector("0.7.0")
+def test_vector_types_halfvec_sparsevec_bit(api, typed):
+    from pgvector import SparseVector
+
+    warnings.simplefilter("ignore", UserWarning)  # no index: the missing-index warning
+    half = typed("halfvec", 3)
+    assert half.vector_type == "halfvec"
+    api.run(half.upsert([(f"h{i}", np.array([1, i, 0.5], dtype=np.float16), {}) for i in range(3)]))
+    api.run(half.upsert((f"c{i}", [0.5, i / 600, 1], {}) for i in range(501)))  # COPY of HalfVector
+    (_, v, _), = api.run(half.fetch(["h2"]))
+    assert v.dtype == np.float16 and v.tolist() == [1, 2, 0.5]
+    got = api.run(half.query([1, 2, 0.5], limit=1, include_vector=True))
+    assert got[0][0] == "h2" and got[0][1].dtype == np.float16
+    again = api.run(api.vx.get_or_create_collection(half.name, dimension=3))  # no type: the collection's
+    assert again.vector_type == "halfvec" and api.run(again.describe())["vector_type"] == "halfvec"
+    assert {c.name: c.vector_type for c in api.run(api.vx.list_collections())}[half.name] == "halfvec"
+    with pytest.raises(exc.ArgError, match="has vector_type halfvec, not bit"):
+        api.run(api.vx.get_or_create_collection(half.name, dimension=3, vector_type="bit"))
+    with pytest.raises(exc.InvalidRecord, match=r"half-precision range"):
+        api.run(half.upsert([("x", [1, 2, 7e4], {})]))
+
+    sparse = typed("sparsevec", 20000)  # over vector's 16,000 dimensions: sparsevec's own limit
+    api.run(sparse.upsert([("d", {0: 1.0, 19999: 2.0}, {}), ("p", SparseVector({5: 1.0}, 20000), {}), ("p", {5: 3.0}, {})]))
+    got = api.run(sparse.query({5: 1.0}, limit=2, measure="max_inner_product", include_value=True, include_vector=True))
+    assert [(g[0], g[1]) for g in got] == [("p", -3.0), ("d", 0.0)] and got[0][2].indices() == [5]
+    with pytest.raises(exc.InvalidRecord, match=r"sparse vector index 20000 is out of range"):
+        api.run(sparse.upsert([("x", {20000: 1.0}, {})]))
+
+    bits = typed("bit", 8)
+    api.run(bits.upsert([("a", "10101010", {}), ("b", [True] * 8, {}), ("a", "11110000", {"last": True})]))
+    (_, a, meta), = api.run(bits.fetch(["a"]))
+    assert a.dtype == np.bool_ and a.tolist() == [True] * 4 + [False] * 4 and meta == {"last": True}
+    got = api.run(bits.query("11111111", limit=2, measure="hamming_distance", include_vector=True))
+    assert [g[0] for g in got] == ["b", "a"] and got[0][1].tolist() == [True] * 8
+    with pytest.raises(exc.ArgError, match="does not apply to vector_type bit"):
+        api.run(bits.query("11111111"))
+    api.run(bits.create_index(measure="hamming_distance"))
+    assert api.run(bits.is_indexed_for_measure("hamming_distance"))
+
+
+@pytest.mark.pgvector("0.7.0")
+def test_reduced_index_and_rerank(api, coll):
+    rng = np.random.default_rng(7)
+    data = rng.standard_normal((40, 3)).astype(np.float32)
+    api.run(coll.upsert([(f"r{i}", v, {"g": i % 2}) for i, v in enumerate(data)]))
+    api.run(coll.create_index(quantization="binary"))
+    assert api.index(coll).endswith("_bq")
+    got = api.run(coll.query(data[5], limit=3, rerank=40, include_value=True))
+    assert got[0][0] == "r5" and [g[1] for g in got] == sorted(g[1] for g in got)
+    with pytest.raises(exc.ArgError, match="rerank must be between 3 and 1000, got 2"):
+        api.run(coll.query(data[5], limit=3, rerank=2))
+    with pytest.raises(exc.ArgError, match="unknown quantization"):
+        api.run(coll.create_index(quantization="int4"))
