@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 import vecs_sqlgen
 
 from .data import FILTERS, Dataset, Truth, load

@@ -128,7 +128,8 @@ def test_list_collections_shows_only_what_the_catalog_shows(dsn, conn, docs, rol
     with as_role(dsn, reader) as c:
         listed = {r[0]: r for r in c.execute("select * from vecs.list_collections()")}
         assert listed[docs][1:] == c.execute(
-            """select a.atttypmod, i.relname::text, am.amname::text, %s, nullif(t.reltuples, -1)::bigint
+            """select a.atttypmod, i.relname::text, am.amname::text, %s, nullif(t.reltuples, -1)::bigint,
+                      format_type(a.atttypid, NULL)
                from pg_class t join pg_attribute a on a.attrelid = t.oid and a.attname = 'vec'
                join pg_index x on x.indrelid = t.oid join pg_class i on i.oid = x.indexrelid
                join pg_am am on am.oid = i.relam
