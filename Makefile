@@ -103,6 +103,19 @@ $(BENCH_STAMP): pyproject.toml Makefile
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python -m bench.run
 	$(BENCH_VENV)/bin/python -m bench.hybrid
+	$(BENCH_VENV)/bin/python -m bench.concurrency
+	$(BENCH_VENV)/bin/python -m bench.vector_types
+
+# The concurrency section (issue 14) alone: bench/concurrency.md and .json (≈ 8 min on the shared data).
+.PHONY: bench-concurrency
+bench-concurrency: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python -m bench.concurrency $(ARGS)
+
+# Vector types (issue 13) alone: bench/vector_types.md and bench/vector_types.json — float32, halfvec
+# and binary + rerank on the shared 384-d data and on synthetic 3,072-d vectors.
+.PHONY: bench-vector-types
+bench-vector-types: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python -m bench.vector_types $(ARGS)
 
 # Hybrid search (issue 12) alone: bench/hybrid.md and bench/hybrid.json (≈ 5 min on the shared data).
 .PHONY: bench-hybrid

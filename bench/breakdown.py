@@ -97,16 +97,16 @@ def _define(conn, template: str, ident: S.Identifier, name: str, count_limit: in
 
 
 def client_side(collection, table: S.Identifier, queries: np.ndarray, rounds: int, ef_search: int) -> dict[str, dict[str, float]]:
-    """p50 wall ms and median client CPU ms per call, each method on the client's own connection,
-    whose session ``hnsw.ef_search`` is set to ``ef_search`` (vecs.query's default) for the time."""
-    client = collection.client
-    conn = client._connection()
-    _define(conn, _WRAPPER, table, collection.name)
-    conn.execute("select set_config('hnsw.ef_search', %s, false)", (str(ef_search),))
-    try:
-        return _time_client(collection, conn, table, queries, rounds)
-    finally:
-        conn.execute("reset hnsw.ef_search")
+    """p50 wall ms and median client CPU ms per call, each method on a connection of the client's pool,
+    whose session ``hnsw.ef_search`` is set to ``ef_search`` (vecs.query's default) for the time
+    (Collection.query takes another connection of the pool; vecs.query sets its own ef_search)."""
+    with collection.client.session.connection() as conn:
+        _define(conn, _WRAPPER, table, collection.name)
+        conn.execute("select set_config('hnsw.ef_search', %s, false)", (str(ef_search),))
+        try:
+            return _time_client(collection, conn, table, queries, rounds)
+        finally:
+            conn.execute("reset hnsw.ef_search")
 
 
 def _time_client(collection, conn, table: S.Identifier, queries: np.ndarray, rounds: int) -> dict[str, dict[str, float]]:

@@ -46,9 +46,10 @@ def _time_builds(out: Build, collection, reps: int) -> None:
 def build_ours(client, collection, reps: int) -> Build:
     """``Collection.create_index()``; a repeat replaces the index (the new one is built first)."""
     out = Build("vecs-sqlgen create_index()")
-    conn = client._connection()  # the client's one connection: its notices are the build's
     handler = lambda diag: out.notices.append(diag.message_primary or "")  # noqa: E731
-    conn.add_notice_handler(handler)
+    # the pool's one connection, which the builds (one thread) take next: its notices are theirs
+    with client.session.connection() as conn:
+        conn.add_notice_handler(handler)
     try:
         _time_builds(out, collection, reps)
     finally:

@@ -14,7 +14,7 @@ from typing import Any, Optional, TypeVar
 import numpy as np
 
 from .exc import ArgError
-from .limits import MAX_DIMENSION, MAX_FILTER_DEPTH
+from .limits import MAX_DIMENSIONS, MAX_FILTER_DEPTH, VECTOR_TYPES
 
 E = TypeVar("E", bound=Enum)
 
@@ -57,9 +57,18 @@ def optional_integer(value: Any, what: str, low: int, high: int) -> Optional[int
     return None if value is None else integer(value, what, low, high)
 
 
-def dimension(value: Any) -> Optional[int]:
+def dimension(value: Any, vector_type: str = "vector") -> Optional[int]:
     """A collection dimension, or None when the adapter is to give it."""
-    return optional_integer(value, "dimension", 1, MAX_DIMENSION)
+    return optional_integer(value, "dimension", 1, MAX_DIMENSIONS[vector_type])
+
+
+def vector_type(value: Any, *, optional: bool = False) -> Any:
+    """A collection's storage type (one of limits.VECTOR_TYPES), or None when optional."""
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or value not in VECTOR_TYPES:
+        raise ArgError(f'unknown vector_type "{value}" (expected one of: {", ".join(VECTOR_TYPES)})')
+    return value
 
 
 def flag(value: Any, what: str) -> bool:

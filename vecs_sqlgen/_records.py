@@ -14,25 +14,37 @@ from typing import Any
 import numpy as np
 
 from .exc import ArgError, InvalidRecord, MismatchedDimension
-from .limits import MAX_ID_BYTES, MAX_METADATA_DEPTH
+from .limits import MAX_HALF, MAX_ID_BYTES, MAX_METADATA_DEPTH
 
 # jsonb rejects \u0000; json.dumps writes a NUL (in a key or a value) as that escape. An escaped
 # backslash followed by the text "u0000" is an even run of backslashes and does not count.
 _NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
-Row = tuple[str, np.ndarray, bytes]  # id, float32 vector, metadata as UTF-8 JSON
+# id, vector (a float32 array for vector and halfvec collections, a pgvector SparseVector or Bit
+# for the others), metadata as UTF-8 JSON
+Row = tuple[str, Any, bytes]
 
 
-def checked(records: Iterable[Any], dimension: int, collection: str) -> Iterator[Row]:
-    """Yield each record as ``(id, float32 vector, metadata JSON)``, raising on the first bad one."""
-    for position, record in enumerate(records, 1):
-        yield check_record(position, record, dimension, collection)
+def checked(
+    records: Iterable[Any],
+    dimension: int,
+    collection: str,
+    start: int = 1,
+    vector_type: str = "vector",
+    nnz: int | None = None,
+) -> Iterator[Row]:
+    """Yield each record as ``(id, vector, metadata JSON)``, raising on the first bad one; positions
+    count from ``start`` (an async upsert checks batch by batch).
+
+    ``nnz``: the most non-zero values a sparse vector may have (the collection has an HNSW index)."""
+    for position, record in enumerate(records, start):
+        yield check_record(position, record, dimension, collection, vector_type, nnz)
 
 
-def shaped(records: Iterable[Any]) -> Iterator[Any]:
+def shaped(records: Iterable[Any], start: int = 1) -> Iterator[Any]:
     """The records as given, each checked to be ``(id, media, metadata)`` before an adapter unpacks it."""
-    for position, record in enumerate(records, 1):
+    for position, record in enumerate(records, start):
         _check_shape(position, record)
         metadata = record[2]
         # adapters take falsy metadata for {} (as vecs's do), which needs a truth value
@@ -47,16 +59,101 @@ def _check_shape(position: int, record: Any) -> None:
         raise InvalidRecord(f"record {position}: must be a tuple (id, vector, metadata)")
 
 
-def check_record(position: int, record: Any, dimension: int, collection: str) -> Row:
+def check_record(
+    position: int, record: Any, dimension: int, collection: str, vector_type: str = "vector", nnz: int | None = None
+) -> Row:
     _check_shape(position, record)
     id_, vec, metadata = record
     where = _check_id(position, id_)
-    array = as_vector(vec, where, InvalidRecord)
-    if len(array) != dimension:
-        raise MismatchedDimension(
-            f'{where}: vector has {len(array)} dimensions, collection "{collection}" has {dimension}'
+    value = as_typed(vec, where, vector_type, dimension, collection, nnz, InvalidRecord)
+    return id_, value, _metadata_json(metadata, where)
+
+
+def as_typed(
+    vec: Any,
+    where: str,
+    vector_type: str,
+    dimension: int,
+    collection: str,
+    nnz: int | None = None,
+    error: type[ArgError] = InvalidRecord,
+) -> Any:
+    """``vec`` as a collection of ``vector_type`` takes it, with the server's checks and messages:
+    a float32 array (vector, halfvec: within half range), a SparseVector or a Bit."""
+    if vector_type == "sparsevec":
+        value: Any = as_sparse(vec, where, dimension, error)
+        length, count = value.dimensions(), len(value.indices())
+        if nnz is not None and count > nnz:
+            raise error(
+                f"{where}: sparse vector has {count} non-zero values; the collection's HNSW index takes at most {nnz}"
+            )
+    elif vector_type == "bit":
+        value = as_bits(vec, where, error)
+        length = len(value.to_text())
+    else:
+        value = as_vector(vec, where, error)
+        length = len(value)
+        if vector_type == "halfvec" and length and float(np.abs(value).max()) > MAX_HALF:
+            raise error(
+                f"{where}: vector values must be within half-precision range (|x| <= {int(MAX_HALF)}) in a halfvec collection"
+            )
+    if length != dimension:
+        raise MismatchedDimension(f'{where}: vector has {length} dimensions, collection "{collection}" has {dimension}')
+    return value
+
+
+def as_sparse(vec: Any, where: str, dimension: int, error: type[ArgError] = ArgError) -> Any:
+    """A sparse vector: a pgvector SparseVector, a ``{index: value}`` dict (indices from 0, of the
+    collection's dimension) or a scipy.sparse row; values finite single-precision numbers."""
+    from ._pgvector import SparseVector
+
+    if isinstance(vec, SparseVector):
+        value = vec
+    elif isinstance(vec, Mapping):
+        items = list(vec.items())
+        for index, _ in items:
+            if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
+                raise error(f"{where}: sparse vector indices must be integers, got {type(index).__name__}")
+            if not 0 <= index < dimension:
+                raise error(f"{where}: sparse vector index {index} is out of range (0 to {dimension - 1})")
+        try:
+            value = SparseVector({int(i): float(v) for i, v in items}, dimension)
+        except (TypeError, ValueError):
+            raise error(f"{where}: sparse vector values must be numbers") from None
+    elif hasattr(vec, "tocoo"):  # scipy.sparse
+        try:
+            value = SparseVector(vec)
+        except ValueError as e:
+            raise error(f"{where}: sparse vector must be one row: {e}") from None
+    else:
+        raise error(
+            f"{where}: vector must be a sparse vector (a dict of index to value, a scipy.sparse row or a "
+            f"pgvector SparseVector), got {type(vec).__name__}"
         )
-    return id_, array, _metadata_json(metadata, where)
+    values = np.asarray(value.values(), dtype=np.float64)
+    with np.errstate(over="ignore"):
+        if not np.isfinite(values.astype(np.float32)).all():
+            raise error(f"{where}: vector values must be finite single-precision numbers (|x| <= 3.4e38)")
+    return value
+
+
+def as_bits(vec: Any, where: str, error: type[ArgError] = ArgError) -> Any:
+    """A binary vector: a pgvector Bit, a string of 0s and 1s, or a sequence / numpy array of booleans (or 0 and 1)."""
+    from ._pgvector import Bit
+
+    if isinstance(vec, Bit):
+        return vec
+    if isinstance(vec, str):
+        if not vec or vec.strip("01"):
+            raise error(f'{where}: vector must be a string of 0s and 1s, e.g. "1011"')
+        return Bit(vec)
+    try:
+        array = np.asarray(vec)
+    except (TypeError, ValueError):
+        array = np.asarray([])
+    if array.ndim != 1 or array.size == 0 or not (array.dtype == np.bool_ or np.isin(array, (0, 1)).all()):
+        raise error(f"{where}: vector must be a sequence of booleans (or 0 and 1), a string of 0s and 1s or a Bit")
+    return Bit(array.astype(bool))
 
 
 def _check_id(position: int, id_: Any) -> str:
@@ -76,7 +173,10 @@ def _check_id(position: int, id_: Any) -> str:
 
 
 def as_vector(vec: Any, where: str, error: type[ArgError] = ArgError) -> np.ndarray:
-    """``vec`` (list, tuple or numpy array of numbers) as a 1-D float32 array of finite values."""
+    """``vec`` (list, tuple or numpy array of numbers, float16 included; a pgvector HalfVector or
+    Vector) as a 1-D float32 array of finite values."""
+    if hasattr(vec, "to_numpy") and not isinstance(vec, np.ndarray):  # pgvector's Vector, HalfVector
+        vec = vec.to_numpy()
     if type(vec) is np.ndarray and vec.dtype == np.float32 and vec.ndim == 1:
         # already what pgvector sends (the common case: no copy, no casting)
         if not np.isfinite(vec).all():

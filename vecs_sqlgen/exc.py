@@ -20,6 +20,7 @@ __all__ = [
     "UnsupportedFeature",
     "PermissionDenied",
     "ConnectionLost",
+    "PoolExhausted",
     "MissingDependency",
     "Unreachable",
     "from_sqlstate",
@@ -68,6 +69,11 @@ class PermissionDenied(VecsException):
 
 class ConnectionLost(VecsException):
     """The connection dropped during a call, which may or may not have taken effect; the next call reconnects."""
+
+
+class PoolExhausted(VecsException):
+    """No pooled connection came free within the pool's timeout: every one is held by another call
+    (raise ``pool_size`` or ``pool_timeout``), or the server cannot be reached. Nothing was sent."""
 
 
 class MissingDependency(VecsException, ImportError):

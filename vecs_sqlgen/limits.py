@@ -10,6 +10,22 @@ INT4_MAX = 2**31 - 1
 # A collection's dimension: pgvector's limit for the vector type.
 MAX_DIMENSION = 16000
 
+# The storage types a collection's vector column may have (vector_type), and the most dimensions
+# each takes (pgvector's limits for vector and halfvec; bit: what HNSW indexes; sparsevec: pgvector's).
+VECTOR_TYPES = ("vector", "halfvec", "sparsevec", "bit")
+MAX_DIMENSIONS = {"vector": MAX_DIMENSION, "halfvec": MAX_DIMENSION, "sparsevec": 1_000_000_000, "bit": 64000}
+
+# The most dimensions pgvector indexes (HNSW, IVFFlat) of each type: a vector collection with more
+# is indexed over vec::halfvec(d), up to the halfvec limit.
+INDEX_DIMENSIONS = {"vector": 2000, "halfvec": 4000, "bit": 64000}
+
+# The most non-zero entries of a sparse vector an HNSW index takes: with such an index, a record with
+# more is refused at upsert (VX006), and the build refuses a collection that has one.
+MAX_SPARSE_INDEXED_NNZ = 1000
+
+# The largest finite half-precision value: a halfvec collection refuses a record beyond it.
+MAX_HALF = 65504.0
+
 # Nesting of a filter: $and / $or elements, $not operands and nested key objects each add a level.
 MAX_FILTER_DEPTH = 32
 
@@ -49,4 +65,20 @@ LIMITS = {
     "in_containment_values": IN_CONTAINMENT_VALUES,
     "text_key_bytes": MAX_TEXT_KEY_BYTES,
     "candidates": MAX_CANDIDATES,
+    "vector_types": VECTOR_TYPES,
+    "dimensions": MAX_DIMENSIONS,
+    "index_dimensions": INDEX_DIMENSIONS,
+    "sparse_indexed_nnz": MAX_SPARSE_INDEXED_NNZ,
+    "half_max": MAX_HALF,
 }
+
+# Connection pool (create_client(pool_size=…)): connections per client by default, and how long a
+# call waits for one to come free before PoolExhausted (seconds).
+DEFAULT_POOL_SIZE = 4
+DEFAULT_POOL_TIMEOUT = 30.0
+
+# Read replicas (read_dsn): how often a read waiting for a replica's connection checks whether the
+# replica can be reached at all (a failed connection attempt: the read goes to the primary), and how
+# long a replica found unreachable is left out of the rotation (seconds).
+REPLICA_WAIT = 1.0
+REPLICA_RETRY = 5.0

@@ -47,6 +47,13 @@ DEFAULTS = {
     "exact_search_threshold": 20000,  # vecs.exact_search_threshold, at 384 dimensions (scaled by 384/d)
     "max_build_memory": "1GB",  # vecs.max_build_memory
     "max_sort_memory": "256MB",  # work_mem cap for sorting an upsert batch by id
+    # candidates a query over a reduced index (create_index quantization / dimensions, or halfvec
+    # over 2,000 dimensions) re-ranks by the full-precision distance: rerank => n, else this many
+    # times k, at least rerank_min (within k..1000)
+    # (binary at 384-d, 62k rows: 40 candidates recall@10 0.90, 100 0.955, 200 0.972, 400 0.988, with
+    # the same p50 up to 200; at 3,072-d 0.98 / 0.98 / 0.99 / 0.997)
+    "rerank_factor": {"halfvec": 2, "subvector": 4, "binary": 20},
+    "rerank_min": {"halfvec": 20, "subvector": 40, "binary": 200},
 }
 
 # Settings every function pins (its SET clause), so that a caller's session or role settings cannot
@@ -106,25 +113,45 @@ class Capabilities:
     vector_schema: str = "public"
     server_version_num: int = 180000
 
+    # The first pgvector version with each feature: the one source for rendering, the messages
+    # of what an older one lacks (VX007), the client and the tests.
+    NEEDS = types.MappingProxyType(
+        {
+            "hnsw": "0.5.0",
+            "l1": "0.7.0",
+            "halfvec": "0.7.0",
+            # halfvec, sparsevec and bit collections; halfvec, binary and subvector indexes
+            "vector_types": "0.7.0",
+            "iterative_scan": "0.8.0",
+        }
+    )
+
     @property
     def version_tuple(self) -> tuple[int, int, int]:
         return parse_version(self.pgvector)
 
+    def has(self, feature: str) -> bool:
+        return self.version_tuple >= parse_version(self.NEEDS[feature])
+
     @property
     def hnsw(self) -> bool:
-        return self.version_tuple >= (0, 5, 0)
+        return self.has("hnsw")
 
     @property
     def l1(self) -> bool:
-        return self.version_tuple >= (0, 7, 0)
+        return self.has("l1")
 
     @property
     def halfvec(self) -> bool:
-        return self.version_tuple >= (0, 7, 0)
+        return self.has("halfvec")
 
     @property
     def iterative_scan(self) -> bool:
-        return self.version_tuple >= (0, 8, 0)
+        return self.has("iterative_scan")
+
+    @property
+    def vector_types(self) -> bool:
+        return self.has("vector_types")
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -134,6 +161,7 @@ class Capabilities:
             "l1": self.l1,
             "halfvec": self.halfvec,
             "iterative_scan": self.iterative_scan,
+            "vector_types": self.vector_types,
         }
 
 
@@ -177,6 +205,24 @@ def context(schema: str, caps: Capabilities, version: str) -> dict[str, Any]:
     check_name("schema", schema)
     check_name("pgvector schema", caps.vector_schema)
     vs = quote_ident(caps.vector_schema)
+    # the storage types this pgvector has: name → SQL type, and each one's measures
+    types_ = {"vector": f"{vs}.vector"}
+    if caps.vector_types:
+        types_ |= {"halfvec": f"{vs}.halfvec", "sparsevec": f"{vs}.sparsevec", "bit": "pg_catalog.bit"}
+    float_ops = {
+        "cosine_distance": ("<=>", "cosine_ops"),
+        "l2_distance": ("<->", "l2_ops"),
+        "max_inner_product": ("<#>", "ip_ops"),
+        **({"l1_distance": ("<+>", "l1_ops")} if caps.l1 else {}),
+    }
+    bit_ops = {"hamming_distance": ("<~>", "hamming_ops"), "jaccard_distance": ("<%>", "jaccard_ops")}
+    type_measures = {
+        t: {
+            name: (f"OPERATOR({vs}.{op})", f"{t}_{ops}")
+            for name, (op, ops) in (bit_ops if t == "bit" else float_ops).items()
+        }
+        for t in types_
+    }
     return {
         "schema": schema,  # plain name: safe inside '…' literals and format() strings
         "S": quote_ident(schema),
@@ -184,6 +230,16 @@ def context(schema: str, caps: Capabilities, version: str) -> dict[str, Any]:
         "vector": f"{vs}.vector",
         "vector_schema": caps.vector_schema,
         "caps": caps.as_dict(),
+        "needs": dict(caps.NEEDS),
+        "vector_types": types_,
+        # every type's name, for bodies (and messages) that name one this pgvector may lack
+        "type_names": {
+            "vector": f"{vs}.vector",
+            "halfvec": f"{vs}.halfvec",
+            "sparsevec": f"{vs}.sparsevec",
+            "bit": "pg_catalog.bit",
+        },
+        "type_measures": type_measures,
         "version": version,
         "extension": False,  # rendering the script of CREATE EXTENSION vecs (the server makes the schema)
         "functions": {},  # the manifest, for build_info() (filled in by render)

@@ -8,6 +8,8 @@ hash of the declaration, see render.manifest; an install keeps its own in ``buil
 * a signature the new version declares differently (parameter names, modes or defaults, result
   type: what ``CREATE OR REPLACE`` refuses to change): ``DROP FUNCTION``, then created again by the
   install SQL, with the ``EXECUTE`` privileges it had put back;
+* a signature the new version replaces by one other signature of the same name (a parameter
+  added): ``DROP FUNCTION``, and the ``EXECUTE`` privileges it had given to the new one;
 * everything else: ``CREATE OR REPLACE``, which keeps owner, privileges and comments.
 
 Collection tables are never touched. The SQL lives in sql/packaging/upgrade_*.sql.j2.
@@ -31,6 +33,8 @@ _SIGNATURE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*\((?:[A-Za-z0-9_ ,.\[\]@]|"[A-Z
 class Plan:
     removed: tuple[str, ...] = ()  # signatures the new version no longer has
     redeclared: tuple[str, ...] = ()  # signatures it declares differently
+    # (old signature, new signature) for a removed one whose name has exactly one new signature
+    moved: tuple[tuple[str, str], ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.removed or self.redeclared)
@@ -42,9 +46,21 @@ def plan(old: Mapping[str, str] | None, new: Mapping[str, str]) -> Plan:
     for signature in old:
         if not _SIGNATURE.match(signature):
             raise ValueError(f"not a function signature: {signature!r}")
+    removed = tuple(sorted(s for s in old if s not in new))
+
+    def name(signature: str) -> str:
+        return signature.split("(", 1)[0]
+
+    added = [s for s in new if s not in old]
+    moved = []
+    for signature in removed:
+        successors = [s for s in added if name(s) == name(signature)]
+        if len(successors) == 1 and sum(name(s) == name(signature) for s in removed) == 1:
+            moved.append((signature, successors[0]))
     return Plan(
-        removed=tuple(sorted(s for s in old if s not in new)),
+        removed=removed,
         redeclared=tuple(sorted(s for s in old if s in new and old[s] != new[s])),
+        moved=tuple(moved),
     )
 
 
@@ -66,7 +82,10 @@ def steps(
         caps,
         version=version,
         removed=[sql_signature(s) for s in todo.removed],
-        redeclared=[sql_signature(s) for s in todo.redeclared],
+        # (signature dropped, signature its EXECUTE privileges go to)
+        carried=[(sql_signature(s), sql_signature(s)) for s in todo.redeclared]
+        + [(sql_signature(a), sql_signature(b)) for a, b in todo.moved],
     )
-    after = _render.render_piece("upgrade_grants.sql.j2", schema, caps, version=version) if todo.redeclared else ""
+    carried = todo.redeclared or todo.moved
+    after = _render.render_piece("upgrade_grants.sql.j2", schema, caps, version=version) if carried else ""
     return before + "\n", "\n" + after if after else ""

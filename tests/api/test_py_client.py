@@ -17,7 +17,9 @@ from vecs_sqlgen import exc
 
 
 def _backend_pid(client: vecs.Client) -> int:
-    return client._conn.info.backend_pid
+    # one thread's calls take turns on the pool's first connection: this is the one they use
+    with client.session.connection() as c:
+        return c.info.backend_pid
 
 
 def test_connect_reports_pgvector(vx, pgvector_version):
@@ -128,7 +130,7 @@ def test_missing_collection_errors(vx):
 def test_disconnect_then_transparent_reconnection(vx, docs, caplog):
     docs.upsert([("a", [1, 2, 3], {})])
     vx.disconnect()
-    assert vx._conn is None
+    assert not vx.session.connected
     vx.disconnect()  # twice is fine
     with caplog.at_level(logging.WARNING, logger="vecs_sqlgen"):
         assert len(docs) == 1
@@ -138,9 +140,9 @@ def test_disconnect_then_transparent_reconnection(vx, docs, caplog):
 def test_context_manager_closes(dsn):
     with vecs.create_client(dsn) as vx:
         assert isinstance(vx, vecs.Client)
-        conn = vx._conn
-        assert not conn.closed
-    assert conn.closed and vx._conn is None
+        with vx.session.connection() as conn:
+            assert not conn.closed
+    assert conn.closed and not vx.session.connected
 
 
 def test_reconnects_after_the_server_closes_the_connection(vx, docs, conn, caplog):
@@ -150,8 +152,9 @@ def test_reconnects_after_the_server_closes_the_connection(vx, docs, conn, caplo
     with caplog.at_level(logging.WARNING, logger="vecs_sqlgen"):
         assert docs.fetch(["a"])[0][0] == "a"
     assert _backend_pid(vx) != pid
-    assert [r.levelno for r in caplog.records] == [logging.WARNING]
-    assert caplog.records[0].name == "vecs_sqlgen" and "reconnected" in caplog.records[0].getMessage()
+    ours = [r for r in caplog.records if r.name == "vecs_sqlgen"]  # psycopg_pool logs its own discarding too
+    assert [r.levelno for r in ours] == [logging.WARNING]
+    assert "reconnected" in ours[0].getMessage()
 
 
 def test_connection_lost_during_a_call(vx, docs, conn):
@@ -170,7 +173,7 @@ def test_connection_lost_during_a_call(vx, docs, conn):
     killer = threading.Thread(target=terminate)
     killer.start()
     with pytest.raises(exc.VecsException, match="connection was lost during the call") as info:
-        with vx._session() as c:  # a call that takes a while: the only way to be mid-call
+        with vx.session.connection() as c:  # a call that takes a while: the only way to be mid-call
             c.execute("select pg_sleep(5)")
     killer.join()
     assert type(info.value) is exc.ConnectionLost and isinstance(info.value, exc.VecsException)
@@ -195,7 +198,8 @@ def test_unprepared_statements(dsn, name):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 assert docs.query([1, 2, 3]) == ["a"]
-        assert vx._conn.execute("select count(*) from pg_prepared_statements").fetchone()[0] == 0
+        with vx.session.connection() as c:
+            assert c.execute("select count(*) from pg_prepared_statements").fetchone()[0] == 0
         vx.delete_collection(name)
 
 
@@ -205,7 +209,8 @@ def test_statements_are_prepared(vx, docs):
         warnings.simplefilter("ignore")
         docs.query([1, 2, 3])
         docs.query([1, 2, 3])
-    statements = [r[0] for r in vx._conn.execute("select statement from pg_prepared_statements")]
+    with vx.session.connection() as c:
+        statements = [r[0] for r in c.execute("select statement from pg_prepared_statements")]
     assert any(".query(" in s for s in statements)
 
 

@@ -38,10 +38,10 @@ class HashEmbedding(AdapterStep):
 
 def test_enable_describe_disable(docs):
     assert docs.describe() == {"name": docs.name, "dimension": 3, "text_search": False, "text_key": None,
-                               "text_config": None, "text_index": None}
+                               "text_config": None, "text_index": None, "vector_type": "vector"}
     ix = docs.enable_text_search()
     assert docs.describe() == {"name": docs.name, "dimension": 3, "text_search": True, "text_key": "text",
-                               "text_config": "english", "text_index": ix}
+                               "text_config": "english", "text_index": ix, "vector_type": "vector"}
     assert docs.enable_text_search() == ix
     assert {i["kind"] for i in docs.list_indexes()} >= {"text"}
     assert docs.enable_text_search(text_key="body", config="simple") != ix
@@ -92,12 +92,12 @@ def test_same_results_as_the_sql_function_and_query(vx, docs):
     q = [0.3, -0.2, 0.9]
     for kwargs in (dict(), dict(fusion="weighted", full_text_weight=2.0), dict(filters={"n": 2}, rrf_k=10, candidates=25)):
         got = docs.hybrid_query(text="postgres or vector", data=q, limit=7, include_metadata=True, **kwargs)
-        conn = vx._connection()
-        want = conn.execute(
-            "select * from vecs.hybrid_query(%s, 'postgres or vector', %s::vector, 7, %s, %s, %s, %s, %s, %s,"
-            " include_metadata => true)",
-            (docs.name, str(q), Jsonb(kwargs["filters"]) if "filters" in kwargs else None, kwargs.get("fusion", "rrf"),
-             kwargs.get("rrf_k", 60), kwargs.get("full_text_weight", 1.0), 1.0, kwargs.get("candidates"))).fetchall()
+        with vx.session.connection() as conn:
+            want = conn.execute(
+                "select * from vecs.hybrid_query(%s, 'postgres or vector', %s::vector, 7, %s, %s, %s, %s, %s, %s,"
+                " include_metadata => true)",
+                (docs.name, str(q), Jsonb(kwargs["filters"]) if "filters" in kwargs else None, kwargs.get("fusion", "rrf"),
+                 kwargs.get("rrf_k", 60), kwargs.get("full_text_weight", 1.0), 1.0, kwargs.get("candidates"))).fetchall()
         assert [tuple(r) for r in got] == want
         assert all(isinstance(r, vecs.HybridMatch) for r in got)
     # vector-only is query; text-only is full-text search

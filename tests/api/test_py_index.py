@@ -62,7 +62,7 @@ def test_client_side_argument_errors(vx, filled, kwargs, message):
     vx.disconnect()
     with pytest.raises(exc.ArgError, match=message):
         filled.create_index(**kwargs)
-    assert vx._conn is None
+    assert not vx.session.connected
 
 
 def test_server_side_argument_errors(filled):
@@ -100,12 +100,16 @@ def test_build_memory_notice_reaches_the_caller(vx, name):
     coll = vx.get_or_create_collection(name, dimension=8)
     rng = np.random.default_rng(2)
     coll.upsert([(f"r{i}", rng.standard_normal(8), {}) for i in range(3000)])
-    vx._conn.execute("set maintenance_work_mem = '1MB'")
-    vx._conn.execute("set vecs.max_build_memory = '1MB'")
+    # session settings of the pool's one connection (single-threaded calls all take it)
+    with vx.session.connection() as c:
+        c.execute("set maintenance_work_mem = '1MB'")
+        c.execute("set vecs.max_build_memory = '1MB'")
     try:
-        with pytest.warns(UserWarning, match="no longer fits into maintenance_work_mem.*vecs.max_build_memory"):
+        with pytest.warns(UserWarning, match="no longer fits into maintenance_work_mem.*vecs.max_build_memory") as record:
             coll.create_index()
+        assert record[0].filename == __file__  # attributed to the caller
     finally:
-        vx._conn.execute("reset maintenance_work_mem")
-        vx._conn.execute("reset vecs.max_build_memory")
+        with vx.session.connection() as c:
+            c.execute("reset maintenance_work_mem")
+            c.execute("reset vecs.max_build_memory")
     assert coll.index is not None

@@ -54,7 +54,9 @@ def test_exception_names_and_hierarchy():
 
 def test_enums_as_vecs():
     assert [m.value for m in vecs.IndexMethod] == ["auto", "ivfflat", "hnsw"]
-    assert [m.value for m in vecs.IndexMeasure] == ["cosine_distance", "l2_distance", "max_inner_product", "l1_distance"]
+    # vecs's four, then the bit collections' two (ours, issue 13)
+    assert [m.value for m in vecs.IndexMeasure] == ["cosine_distance", "l2_distance", "max_inner_product", "l1_distance",
+                                                   "hamming_distance", "jaccard_distance"]
     assert vecs.IndexMeasure("l2_distance") is vecs.IndexMeasure.l2_distance
     assert vecs.IndexMethod.hnsw == "hnsw"  # str enums: plain strings work where enums are expected
 
@@ -85,22 +87,26 @@ def test_method_signatures_match_vecs():
         "measure": (P, vecs.IndexMeasure.cosine_distance), "include_value": (P, False),
         "include_metadata": (P, False), "include_vector": (P, False),
         "probes": (K, None), "ef_search": (K, None), "skip_adapter": (K, False),
+        "rerank": (K, None),  # ours (issue 13)
     }  # fmt: skip
     assert _params(C.create_index) == {
         "measure": (P, vecs.IndexMeasure.cosine_distance), "method": (P, vecs.IndexMethod.auto),
         "index_arguments": (P, None), "replace": (P, True), "filters": (K, None),  # filters: ours (issue 11)
         "progress": (K, None),  # ours (issue 15)
+        "quantization": (K, None), "dimensions": (K, None),  # ours (issue 13)
     }  # fmt: skip
     assert list(_params(C.upsert))[:2] == ["records", "skip_adapter"]
     assert _params(C.upsert)["skip_adapter"] == (P, False)
     assert _params(C.delete) == {"ids": (P, None), "filters": (P, None)}
     assert list(_params(C.fetch)) == ["ids"]
-    assert list(_params(C.__init__)) == ["name", "dimension", "client", "adapter"]
+    assert list(_params(C.__init__)) == ["name", "dimension", "client", "adapter", "vector_type"]
+    assert _params(C.__init__)["vector_type"] == (K, "vector")  # ours (issue 13)
     Cl = vecs.Client
     assert _params(Cl.get_or_create_collection) == {
         "name": (P, inspect.Parameter.empty), "dimension": (K, None), "adapter": (K, None),
+        "vector_type": (K, None),  # ours (issue 13)
     }  # fmt: skip
-    assert list(_params(Cl.create_collection)) == ["name", "dimension"]
+    assert list(_params(Cl.create_collection)) == ["name", "dimension", "vector_type"]
     assert list(_params(Cl.get_collection)) == ["name"]
     for method in ("list_collections", "delete_collection", "disconnect", "__enter__", "__exit__", "_supports_hnsw"):
         assert callable(getattr(Cl, method))

@@ -143,7 +143,7 @@ def test_bad_filters_fail_before_any_round_trip(vx, filled, filters, message):
     vx.disconnect()
     with pytest.raises(exc.FilterError, match=message):
         filled.query([1, 1, 1], filters=filters)
-    assert vx._conn is None
+    assert not vx.session.connected
 
 
 def test_filtered_results_are_complete(docs, quiet):
@@ -164,7 +164,7 @@ def test_query_argument_errors(vx, filled):
         filled.query([1, 2, 3], probes=0)
     with pytest.raises(exc.ArgError, match="^Invalid index measure$"):
         filled.query([1, 2, 3], measure="hamming")
-    assert vx._conn is None
+    assert not vx.session.connected
     with pytest.warns(UserWarning):
         with pytest.raises(exc.MismatchedDimension, match='query vector has 2 dimensions, collection ".*" has 3'):
             filled.query([1, 2])

@@ -89,7 +89,7 @@ def test_bad_records_are_named_before_anything_is_sent(vx, docs, record, error, 
     with pytest.raises(error) as info:
         docs.upsert([("ok", [1, 2, 3], {}), record], skip_adapter=True)
     assert message.format(name=docs.name) in str(info.value)
-    assert vx._conn is None  # found client-side: no round trip was made
+    assert not vx.session.connected  # found client-side: no round trip was made
     assert len(docs) == 0
 
 
@@ -235,5 +235,5 @@ def test_delete_argument_errors(vx, filled):
         filled.delete(filters={"year": {"$foo": 1}})
     with pytest.raises(exc.FilterError, match="unsupported SQL in filter: function call"):
         filled.delete(filters="lower(genre) = 'x'")
-    assert vx._conn is None  # every one found client-side
+    assert not vx.session.connected  # every one found client-side
     assert len(filled) == 4

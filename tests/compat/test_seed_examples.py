@@ -150,7 +150,7 @@ def test_9_disconnect(DB_CONNECTION):
     with vecs.create_client(DB_CONNECTION) as vx:
         # do some work here
         pass
-    assert vx._conn is None  # closed on exit
+    assert not vx.session.connected  # closed on exit
 
 
 @pytest.fixture(scope="module")

@@ -69,15 +69,15 @@ def test_manifest_is_about_declarations():
     sql = render.render().sql
     manifest = render.manifest(sql, "public")
     assert manifest == render.render().manifest
-    assert set(manifest) >= {"create_collection(text, integer)", "upsert(text, text[], @V@.vector[], jsonb[])",
-                             "query(text, @V@.vector, integer, jsonb, text, boolean, boolean, boolean, integer, integer)"}
+    assert set(manifest) >= {"create_collection(text, integer, text)", "upsert(text, text[], @V@.vector[], jsonb[])",
+                             "query(text, @V@.vector, integer, jsonb, text, boolean, boolean, boolean, integer, integer, integer, anyelement)"}
     assert len(manifest) == sql.count("CREATE OR REPLACE FUNCTION")
     # pgvector's schema and the function bodies do not count; names, defaults and results do
     assert render.render("vecs", Capabilities("0.8.5", "extensions")).manifest == manifest
     assert render.render("vecs", Capabilities("0.6.2")).manifest == manifest
     body = sql.replace("collection name must be a non-empty string", "another message")
     assert render.manifest(body, "public") == manifest
-    for old, new in [("RETURNS regclass", "RETURNS oid"), ("(name text, dimension integer)", "(p_name text, dimension integer)"),
+    for old, new in [("RETURNS regclass", "RETURNS oid"), ("(name text, dimension integer, vector_type text", "(p_name text, dimension integer, vector_type text"),
                      ("k integer DEFAULT 10", "k integer DEFAULT 20")]:
         assert old in sql, old
         changed = render.manifest(sql.replace(old, new, 1), "public")
@@ -99,6 +99,20 @@ def test_upgrade_plan():
     new = {"a(text)": "1", "b(integer)": "9", "e()": "5"}
     assert upgrade.plan(old, new) == upgrade.Plan(removed=("c()", 'd("public".vector)'), redeclared=("b(integer)",))
     assert not upgrade.plan(new, new) and not upgrade.plan(None, new)
+
+
+def test_upgrade_carries_grants_to_a_signature_that_gained_a_parameter():
+    """create_collection(text, integer) became create_collection(text, integer, text) (issue 13): the
+    old one is dropped and its EXECUTE privileges go to the new one; a name with two new signatures,
+    or two removed ones, is ambiguous and only dropped."""
+    old = {"create_collection(text, integer)": "1", "q(int)": "2", "q(text)": "3", "r(int)": "4"}
+    new = {"create_collection(text, integer, text)": "5", "q(int, int)": "6", "r(int, int)": "7", "r(text)": "8"}
+    plan = upgrade.plan(old, new)
+    assert plan.moved == (("create_collection(text, integer)", "create_collection(text, integer, text)"),)
+    before, after = upgrade.steps("vecs", Capabilities(), old, render.render(), version="9.9.9")
+    assert "GRANT EXECUTE ON FUNCTION %s TO %s%s', '\"vecs\".create_collection(text, integer, text)'" in before
+    assert 'DROP FUNCTION IF EXISTS "vecs".create_collection(text, integer);' in before
+    assert before.count('DROP FUNCTION IF EXISTS "vecs".q(') == 2 and "vecs.upgrade_grants" in after
 
 
 @pytest.mark.parametrize("signature", ["a(text); drop table x", "a(text) cascade", "a(text), b(", "a('x')", 'a("x""y")',

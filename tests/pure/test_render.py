@@ -77,10 +77,12 @@ def test_functions_listed(rendered):
 def test_one_create_and_one_comment_per_function(rendered):
     creates = Counter(m.group("name") for m in CREATE.finditer(rendered.sql))
     comments = Counter(m.group("name") for m in COMMENT.finditer(rendered.sql))
-    # upsert has two forms (JSON records, parallel arrays); everything else exactly one definition
+    # upsert has two forms (JSON records, parallel arrays), fetch two (vector, any vector type);
+    # everything else exactly one definition
     assert creates["upsert"] == 2
-    assert {name: count for name, count in creates.items() if name != "upsert"} == {
-        name: 1 for name in rendered.functions if name != "upsert"
+    assert creates["fetch"] == 2
+    assert {name: count for name, count in creates.items() if name not in ("upsert", "fetch")} == {
+        name: 1 for name in rendered.functions if name not in ("upsert", "fetch")
     }
     assert comments == creates
     assert {m.group("schema") for m in CREATE.finditer(rendered.sql)} == {"vecs"}
@@ -302,7 +304,7 @@ def test_templates_use_no_user_data():
     ctx = render.context("vecs", Capabilities(), "0.0.0")
     assert set(ctx) <= {"schema", "S", "V", "vector", "vector_schema", "caps", "version", "err", "defaults", "limits",
                         "measures", "digest", "extension", "functions", "pinned_settings",
-                        "definer_pinned_settings"}
+                        "definer_pinned_settings", "needs", "vector_types", "type_measures", "type_names"}
     env = render._environment()
     for template in template_files():
         source = env.loader.get_source(env, template)[0]

@@ -176,7 +176,8 @@ def test_immediate_stop_during_one_statement(own):
     vx = vecs.create_client(own.dsn)
     coll = vx.get_or_create_collection("mid", dimension=DIM)
     coll.upsert(_records("k", range(100), 1))
-    pid = vx._conn.info.backend_pid
+    with vx.session.connection() as c:  # the connection the next call takes (one thread: the only one)
+        pid = c.info.backend_pid
     thread, result = _in_thread(lambda: coll.upsert(_records("m", range(300), 1)))
     with psycopg.connect(own.dsn, autocommit=True) as c:
         deadline = time.monotonic() + 30
@@ -203,9 +204,11 @@ def victim(dsn, fresh_name, conn):
     coll = vx.get_or_create_collection(fresh_name("fault"), dimension=DIM)
     coll.upsert(_records("r", range(2000), 1))
     coll.create_index()
+    # the pool's one connection (one thread so far), which the call under test takes
+    with vx.session.connection() as c:
+        pid = c.info.backend_pid
 
     def terminate_when(predicate: Callable[[tuple], bool]) -> None:
-        pid = vx._conn.info.backend_pid
         deadline = time.monotonic() + 30
         while True:
             row = conn.execute("select wait_event_type, wait_event, state from pg_stat_activity where pid = %s", (pid,)).fetchone()

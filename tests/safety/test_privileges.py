@@ -106,7 +106,8 @@ def test_a_role_without_select_reads_nothing(dsn, conn, docs, make_collection, r
     assert conn.execute("select vecs.count(%s)", (docs,)).fetchone()[0] == 3
 
     with vecs.create_client(f"{dsn}{'&' if '?' in dsn else '?'}options=-c%20role%3D{reader}") as vx:
-        assert vx._conn.execute("select current_user").fetchone()[0] == reader
+        with vx.session.connection() as c:
+            assert c.execute("select current_user").fetchone()[0] == reader
         coll = vx.get_or_create_collection(docs, dimension=3)  # exists: harmless, reads no rows
         for call in (lambda: coll.query([1, 2, 3]), lambda: coll.fetch(["a"]), lambda: len(coll),
                      lambda: coll.delete(ids=["a"]), lambda: coll.delete(filters={"owner": "alice"}),
@@ -127,7 +128,8 @@ def test_list_collections_shows_only_what_the_catalog_shows(dsn, conn, docs, rol
     with as_role(dsn, reader) as c:
         listed = {r[0]: r for r in c.execute("select * from vecs.list_collections()")}
         assert listed[docs][1:] == c.execute(
-            """select a.atttypmod, i.relname::text, am.amname::text, %s, nullif(t.reltuples, -1)::bigint
+            """select a.atttypmod, i.relname::text, am.amname::text, %s, nullif(t.reltuples, -1)::bigint,
+                      format_type(a.atttypid, NULL)
                from pg_class t join pg_attribute a on a.attrelid = t.oid and a.attname = 'vec'
                join pg_index x on x.indrelid = t.oid join pg_class i on i.oid = x.indexrelid
                join pg_am am on am.oid = i.relam
@@ -320,7 +322,8 @@ def test_a_collection_argument_only_names_a_collection_in_vecs(dsn, conn, docs, 
                 with pytest.raises(exc.CollectionNotFound):
                     call()
             vx.delete_collection(name)
-        vx._conn.execute("select pg_stat_force_next_flush()")
+        with vx.session.connection() as c:
+            c.execute("select pg_stat_force_next_flush()")
     assert counters() == stats, "the public decoy was read or written"
     for t, rows in before_rows.items():
         assert conn.execute(f"select * from {t}").fetchall() == rows

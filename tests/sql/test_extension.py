@@ -196,7 +196,7 @@ def test_trusted_extension_for_a_non_superuser(scratch, server_dsn):
         # the attack of issue 10's review: rename the schema, plant what a definer calls by name
         c.execute("alter schema vecs rename to vecs_orig")
         c.execute("create schema vecs")
-        c.execute("create function vecs._check_collection_args(p_name text, p_dimension integer) returns void"
+        c.execute("create function vecs._check_collection_args(p_name text, p_dimension integer, p_vector_type text) returns void"
                   " language plpgsql as $$ begin execute format('alter role %I superuser', session_user); end $$")
         with raises("42501"):
             c.execute("select vecs_orig._create_table('x', 3, current_user::regrole)")

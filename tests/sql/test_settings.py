@@ -106,7 +106,8 @@ def test_a_bad_exact_search_threshold_is_an_argument_error(conn, tagged, vx):
     conn.execute("set vecs.exact_search_threshold = ' 500 '")  # spaces are fine
     assert conn.execute("select count(*) from vecs.query(%s, '[1,0,0]', filters => '{\"n\": 1}')", (tagged,)).fetchone()[0] == 1
     conn.execute("reset vecs.exact_search_threshold")
-    vx._conn.execute("set vecs.exact_search_threshold = 'many'")
+    with vx.session.connection() as c:  # the pool's one connection, which the next call takes
+        c.execute("set vecs.exact_search_threshold = 'many'")
     with pytest.raises(exc.ArgError, match="vecs.exact_search_threshold"):
         vx.get_or_create_collection(tagged, dimension=3).query([1, 0, 0], filters={"n": 1})
 
@@ -129,6 +130,7 @@ def test_a_bad_max_build_memory_is_an_argument_error(conn, tagged, vx):
             conn.execute("select set_config('vecs.max_build_memory', %s, true)", (value,))
             with raises("VX001", match=f'setting vecs.max_build_memory must be a size such as 1GB or 512MB, got "{value}"'):
                 conn.execute("select vecs.create_index(%s)", (tagged,))
-    vx._conn.execute("set vecs.max_build_memory = 'plenty'")
+    with vx.session.connection() as c:
+        c.execute("set vecs.max_build_memory = 'plenty'")
     with pytest.raises(exc.ArgError, match="vecs.max_build_memory"):
         vx.get_or_create_collection(tagged, dimension=3).create_index()

@@ -102,7 +102,7 @@ def check_upgraded(conn, before: dict, reader: str, fresh: dict) -> None:
     assert conn.execute("select bool_or(a.is_grantable) from pg_proc p, aclexplode(p.proacl) a"
                         " where p.oid = 'vecs.version()'::regprocedure::oid and a.grantee = %s::regrole::oid", (reader,)).fetchone()[0]
     assert execute_acl(conn, "vecs.count(text)") == {owner, reader}
-    assert "PUBLIC" in execute_acl(conn, "vecs.query(text,vector,integer,jsonb,text,boolean,boolean,boolean,integer,integer)")
+    assert "PUBLIC" in execute_acl(conn, "vecs.query(text,vector,integer,jsonb,text,boolean,boolean,boolean,integer,integer,integer,anyelement)")
 
 
 def test_cli_install_over_the_previous_version(scratch, old_templates):
