@@ -9,6 +9,7 @@ runs N per property test instead (N/10 per argument of the wrong-types test; ``m
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import os
 import sys
@@ -184,8 +185,13 @@ class Canary:
         ``conns`` are the psycopg connections (or vecs_sqlgen Clients) that ran hostile input.
         """
         for conn in conns:
-            conn = getattr(conn, "_conn", conn)
-            if conn is not None and not conn.closed and not conn.broken:
+            session = getattr(conn, "session", None)
+            if session is not None:  # a Client: every backend of its pool may have run some of it
+                size = session._pools().get_stats().get("pool_size", 1)
+                with contextlib.ExitStack() as stack:
+                    for c in [stack.enter_context(session.connection()) for _ in range(size)]:
+                        c.execute("select pg_stat_force_next_flush()")
+            elif conn is not None and not conn.closed and not conn.broken:
                 conn.execute("select pg_stat_force_next_flush()")
         now = self.stats()
         assert now == self.baseline, f"the canary was touched: ({self.COUNTERS}) {self.baseline} -> {now}"
