@@ -228,12 +228,16 @@ def run_one(server: Server, method: str, kind: str, n: int, queries: np.ndarray,
 
             where, params = _asyncpg_clause(filters)
             # the psycopg statement's shape: the vector and k as parameters
-            stmt = f"select id from vecs.{COLLECTION} where {where} order by vec <=> ${len(params) + 1} limit ${len(params) + 2}"
+            # composed as psycopg composes (asyncpg takes text): the table an identifier, the
+            # filter the bench's own clause over $1..$n, the vector and k the next two parameters
+            stmt = S.SQL("select id from {} where {} order by vec <=> {} limit {}").format(
+                S.Identifier("vecs", COLLECTION), S.SQL(where), *(S.SQL("$" + str(len(params) + i)) for i in (1, 2))
+            ).as_string(None)
             ef = str(default_ef())
 
             async def init(conn) -> None:
                 await register_async(conn)
-                await conn.execute(f"set hnsw.ef_search = {int(ef)}")
+                await conn.execute("select set_config('hnsw.ef_search', $1, false)", ef)
 
             async def main() -> tuple[Load, float]:
                 pool = await asyncpg.create_pool(server.dsn, min_size=n, max_size=n, init=init)
