@@ -423,7 +423,7 @@ def test_psql_call_with_named_arguments(conn, docs):
 
 # ---------------------------------------------------------------- upgrade
 
-NEW_TEMPLATES = ("internal/_text_search.sql.j2", "collections/describe_collection.sql.j2",
+NEW_TEMPLATES = ("internal/_text_search.sql.j2", "internal/_text_config.sql.j2", "collections/describe_collection.sql.j2",
                  "search/enable_text_search.sql.j2", "search/disable_text_search.sql.j2", "search/hybrid_query.sql.j2")
 
 
