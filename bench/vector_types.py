@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from psycopg import sql as S
 
 import vecs_sqlgen
 
@@ -103,7 +104,7 @@ def run_set(client, data: Dataset, label: str, configs: list[tuple], queries: in
             coll.upsert(data.records())
             log(f"{label}: loaded {len(data.ids):,} rows into {vector_type} collection in {time.perf_counter() - t0:.1f} s")
             with client.session.connection() as conn:
-                conn.execute(f'vacuum analyze vecs."{name}"')
+                conn.execute(S.SQL("vacuum analyze {}").format(S.Identifier("vecs", name)))
             loaded[name] = coll
         coll = loaded[name]
         build = None
@@ -112,7 +113,7 @@ def run_set(client, data: Dataset, label: str, configs: list[tuple], queries: in
             coll.create_index(**index)
             build = time.perf_counter() - t0
             with client.session.connection() as conn:
-                conn.execute(f'analyze vecs."{name}"')
+                conn.execute(S.SQL("analyze {}").format(S.Identifier("vecs", name)))
         # exact search over 3,072-d rows takes ~0.5 s a query here: one pass
         passes = rounds if index is not None else 1
         row = {"set": label, "config": config, "vector_type": vector_type, "index": coll.index if index is not None else None,
