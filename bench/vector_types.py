@@ -66,9 +66,9 @@ def sizes(client, name: str) -> dict:
     return {"table_bytes_per_row": float(table) / rows, "index_bytes_per_row": float(index) / rows}
 
 
-def measure(coll, data: Dataset, truth: Truth, queries: int, rounds: int) -> dict:
+def measure(coll, data: Dataset, truth: Truth, queries: int, rounds: int, **query_args) -> dict:
     """recall@10 and completeness against exact search, p50 over ``rounds`` passes; unfiltered and
-    with two filters (7 % and 0.3 % of the rows)."""
+    with two filters (7 % and 0.3 % of the rows); ``query_args`` are passed to every query."""
     out = {}
     for label, filters in (("unfiltered", None), ("python 7 %", FILTER), ("electronics 0.3 %", RARE)):
         mask = None if filters is None else data.matches(filters)
@@ -76,7 +76,7 @@ def measure(coll, data: Dataset, truth: Truth, queries: int, rounds: int) -> dic
         for r in range(rounds):
             for qi in range(queries):
                 t0 = time.perf_counter()
-                got = coll.query(data.queries[qi], limit=K, filters=filters)
+                got = coll.query(data.queries[qi], limit=K, filters=filters, **query_args)
                 times.append(time.perf_counter() - t0)
                 if r == 0:
                     ok, rec = truth.score(qi, got, mask)
@@ -92,10 +92,12 @@ def measure(coll, data: Dataset, truth: Truth, queries: int, rounds: int) -> dic
 
 def run_set(client, data: Dataset, label: str, configs: list[tuple], queries: int, rounds: int) -> list[dict]:
     """Load ``data`` into one collection per storage type, then build and measure each config:
-    (config label, vector_type, create_index keyword arguments or None for no index)."""
+    (config label, vector_type, create_index keyword arguments or None for no index, and optionally
+    query keyword arguments: a config with the same index as the one before it reuses that index)."""
     truth = Truth(data)
-    results, loaded = [], {}
-    for config, vector_type, index in configs:
+    results, loaded, built = [], {}, None
+    for config, vector_type, index, *more in configs:
+        query_args = more[0] if more else {}
         name = f"vt_{label}_{vector_type}".replace("-", "_")
         if name not in loaded:
             client.delete_collection(name)
@@ -108,16 +110,19 @@ def run_set(client, data: Dataset, label: str, configs: list[tuple], queries: in
             loaded[name] = coll
         coll = loaded[name]
         build = None
-        if index is not None:
+        if index is not None and built == (name, index):
+            build = results[-1]["create_index_s"]  # the index of the config before
+        elif index is not None:
             t0 = time.perf_counter()
             coll.create_index(**index)
             build = time.perf_counter() - t0
             with client.session.connection() as conn:
                 conn.execute(S.SQL("analyze {}").format(S.Identifier("vecs", name)))
+        built = (name, index)
         # exact search over 3,072-d rows takes ~0.5 s a query here: one pass
         passes = rounds if index is not None else 1
         row = {"set": label, "config": config, "vector_type": vector_type, "index": coll.index if index is not None else None,
-               "create_index_s": build, "passes": passes, **sizes(client, name), **measure(coll, data, truth, queries, passes)}  # fmt: skip
+               "create_index_s": build, "passes": passes, **sizes(client, name), **measure(coll, data, truth, queries, passes, **query_args)}  # fmt: skip
         log(f"{label} {config}: build {build or 0:.1f} s, index {row['index_bytes_per_row']:.0f} B/row, "
             f"recall {row['unfiltered']['recall@10']:.3f}, p50 {row['unfiltered']['p50_ms']:.2f} ms")
         results.append(row)
@@ -153,10 +158,15 @@ def verdicts(results: list[dict]) -> list[str]:
         r = b3072["unfiltered"]["recall@10"]
         out.append(f"- binary + rerank, 3,072-d: recall {r:.3f} ({'met' if r >= 0.98 else 'missed'}: >= 0.98), index {ratio:.3f} x a "
                    f"float32 HNSW index of these vectors as it would be (4 B a dimension + the 384-d graph; {'met' if ratio <= 0.2 else 'missed'}: <= 0.2)")
+    auto = find("synthetic", "halfvec HNSW (automatic, vector table)")
+    if auto:
+        r = auto["unfiltered"]["recall@10"]
+        out.append(f"- a 3,072-d collection indexed and queried at defaults (create_index(), query()): {auto['config']}, recall {r:.3f} "
+                   f"({'met' if r >= 0.98 else 'missed'}: >= 0.98)")
     best = max((r for r in results if r["set"].startswith("synthetic") and r["index"]), key=lambda r: r["unfiltered"]["recall@10"], default=None)
     if best:
         r = best["unfiltered"]["recall@10"]
-        out.append(f"- a 3,072-d collection indexed and queried: {best['config']}, recall {r:.3f} ({'met' if r >= 0.98 else 'missed'}: >= 0.98)")
+        out.append(f"- the best 3,072-d index here: {best['config']}, recall {r:.3f}")
     return out
 
 
@@ -238,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         results += run_set(client, wide, f"synthetic 3,072-d, {len(wide.ids):,} rows", [
             ("exact (no index)", "vector", None),
             ("halfvec HNSW (automatic, vector table)", "vector", {}),
+            ("halfvec HNSW (automatic), ef_search 100", "vector", {}, {"ef_search": 100}),
             ("binary HNSW + rerank (vector table)", "vector", {"quantization": "binary"}),
         ], cfg["queries"], cfg["rounds"])  # fmt: skip
         env = describe(server)
