@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 from psycopg import sql
@@ -410,3 +411,29 @@ def test_create_index_says_nothing_when_the_graph_fits(conn, make_collection):
         conn.execute("reset maintenance_work_mem")
         conn.execute("reset vecs.max_build_memory")
     assert conn.execute("show maintenance_work_mem").fetchone()[0] != "1MB"  # the function's setting was local
+
+
+def test_a_sparse_collections_graph_is_estimated_from_its_vectors(conn):
+    """A sparsevec element's size is its non-zero count: sampled, not the indexed limit (1,000),
+    which would put 3,000 two-entry vectors far over an 8MB cap."""
+    name = f"sparse {uuid.uuid4().hex[:8]}"
+    conn.execute("select vecs.create_collection(%s, 1000, vector_type => 'sparsevec')", (name,))
+    try:
+        conn.execute(
+            """select vecs.upsert(%s, (select jsonb_agg(jsonb_build_array('r' || i,
+                   format('{%%s:1,%%s:0.5}/1000', 1 + i %% 500, 501 + i %% 500))) from generate_series(1, 3000) i))""",
+            (name,),
+        )
+        unsampled = conn.execute("select vecs._hnsw_graph_bytes(3000, 8 * 1000, 16)").fetchone()[0]
+        assert unsampled > 8 * MB
+        conn.execute("set maintenance_work_mem = '1MB'")
+        conn.execute("set vecs.max_build_memory = '8MB'")
+        try:
+            notices = build_notices(conn, "select vecs.create_index(%s, 'max_inner_product')", (name,))
+        finally:
+            conn.execute("reset maintenance_work_mem")
+            conn.execute("reset vecs.max_build_memory")
+        assert notices == []  # neither the warning nor pgvector's notice: the graph fitted
+        assert listed(conn, name)[1] == "hnsw"
+    finally:
+        conn.execute("select vecs.drop_collection(%s)", (name,))
