@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Optional, Union
 
 from . import adapter, exc
+from ._progress import IndexBuildProgress
 from ._version import __version__
 from .async_client import AsyncClient, create_async_client
 from .async_collection import AsyncCollection
@@ -23,6 +24,7 @@ __all__ = [
     "IndexMeasure",
     "Collection",
     "HybridMatch",
+    "IndexBuildProgress",
     "Client",
     "AsyncClient",
     "AsyncCollection",

@@ -7,6 +7,7 @@ differs. ``len(docs)`` cannot be awaited: ``await docs.count()`` is its equivale
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, Dict, List, Optional, Tuple, Union
@@ -29,6 +30,7 @@ from .collection import (
     Metadata,
     Numeric,
     Record,
+    _BuildNotices,
     _check_batch_size,
     _CollectionCore,
     _copy_rows,
@@ -253,30 +255,30 @@ class AsyncCollection(_CollectionCore):
         dimensions: Optional[int] = None,
     ) -> None:
         """Build the collection's vector index, as ``Collection.create_index``."""
+        caller = sys._getframe(1)  # the awaiting coroutine's frame
         params = self._index_params(measure, method, index_arguments, replace, filters, quantization, dimensions)
-        notices: List[str] = []
         db = self._db
         async with db.connection() as conn:
-
-            def keep(d: Any) -> None:
-                notices.append(d.message_primary or "")
-
-            conn.add_notice_handler(keep)
+            notices = _BuildNotices(conn, caller)
+            conn.add_notice_handler(notices)
             build = _progress.index_build(
                 progress, dsn=db.dsn, pid=conn.info.backend_pid, desc=f"create_index {self.name}"
             )
             try:
                 with build:
                     rows = await db.run(conn, "create_index", params)
+            except VecsException:
+                notices.raise_refused()
+                raise
             finally:
-                conn.remove_notice_handler(keep)
-            self._warn_build_notices(notices)
+                conn.remove_notice_handler(notices)
+            self._warn_build_notices(notices.kept, caller)
             name = rows[0][0]
-            if params[5] is not None:
-                return None
-            self._remember_index(name, params[1])
-            for old in self._replaced_indexes(await db.run(conn, "indexes", (self.name,)), name):
-                await conn.execute(self._drop_index_sql(old), prepare=False)
+            if params[5] is None:
+                self._remember_index(name, params[1])
+                for old in self._replaced_indexes(await db.run(conn, "indexes", (self.name,)), name):
+                    await conn.execute(self._drop_index_sql(old), prepare=False)
+        notices.raise_refused()
         return None
 
     async def create_metadata_index(self, *key: str) -> str:

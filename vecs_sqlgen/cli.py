@@ -1,22 +1,29 @@
-"""The ``vecs-sqlgen`` command: install, render, bundle, status, uninstall, dsn, psql.
+"""The ``vecs-sqlgen`` command: install, render, bundle, status, uninstall, dsn, psql, and the two
+long operations, load and create-index, which draw the Python API's progress bars on stderr.
 
-Every failure ends in one line on stderr and a non-zero exit, never a traceback.
+Every failure ends in one line on stderr and a non-zero exit, never a traceback; warnings (e.g. an
+index build that will not fit its build memory) are one line each on stderr too.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, Any, Optional, TextIO, Union
 
 import psycopg
 
+from . import _progress
 from . import dsn as _dsn
 from . import install as _install
 from . import render as _render
 from ._version import __version__
-from .exc import VecsException
+from .exc import BuildMemoryWarning, VecsException
 
 
 def _connect(dsn: str | None) -> psycopg.Connection:
@@ -154,6 +161,132 @@ def cmd_psql(args: argparse.Namespace) -> int:
     return 0  # pragma: no cover - execv does not return
 
 
+def _progress_mode(args: argparse.Namespace) -> tuple[bool, bool]:
+    """(progress, force) from --progress / --no-progress: by default a bar when stderr is a
+    terminal; --progress draws it anywhere (e.g. into a CI log); --no-progress never."""
+    return args.progress is not False, args.progress is True
+
+
+def _client(args: argparse.Namespace) -> Any:
+    from .client import Client
+
+    return Client(_dsn.resolve(args.dsn), schema=args.schema)
+
+
+def _existing(vx: Any, name: str, hint: str = "") -> Any:
+    """The collection ``name`` of the client's schema; CollectionNotFound when there is none."""
+    from .exc import CollectionNotFound
+
+    for collection in vx.list_collections():
+        if collection.name == name:
+            return collection
+    raise CollectionNotFound(f'collection "{name}" does not exist in schema {vx.schema}{hint}')
+
+
+def _records(lines: Iterator[str], source: str) -> Iterator[tuple[str, Any, dict[str, Any]]]:
+    """The records of a JSON Lines stream: ``[id, vector]``, ``[id, vector, metadata]`` or
+    ``{"id": …, "vector": […], "metadata": {…}}`` per line; blank lines are skipped."""
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{source}:{number}: not JSON ({e.msg})") from None
+        if isinstance(item, list) and len(item) in (2, 3):
+            record = (item[0], item[1], item[2] if len(item) == 3 else {})
+        elif isinstance(item, dict) and "id" in item and "vector" in item and set(item) <= {"id", "vector", "metadata"}:
+            record = (item["id"], item["vector"], item.get("metadata", {}))
+        else:
+            raise ValueError(
+                f'{source}:{number}: expected [id, vector, metadata] or {{"id", "vector", "metadata"}}, got {line.strip()[:80]}'
+            )
+        yield record
+
+
+def _count_lines(path: Path) -> int:
+    """Non-blank lines of a file (the progress bar's total): a quick read before the load."""
+    with path.open("rb") as f:
+        return sum(1 for line in f if line.strip())
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    progress, force = _progress_mode(args)
+    stream: Union[TextIO, IO[str]]
+    if args.file == "-":
+        stream, total, source = sys.stdin, None, "<stdin>"
+    else:
+        path = Path(args.file)
+        stream, source = path.open(encoding="utf-8"), args.file
+        total = _count_lines(path) if progress and (force or _progress._is_terminal(sys.stderr)) else None
+    loaded = 0
+
+    def counted() -> Iterator[tuple[str, Any, dict[str, Any]]]:
+        nonlocal loaded
+        for record in _records(iter(stream), source):
+            loaded += 1
+            yield record
+
+    try:
+        with _client(args) as vx:
+            if args.dimension is not None:
+                collection = vx.get_or_create_collection(args.collection, dimension=args.dimension)
+            else:
+                collection = _existing(vx, args.collection, " (give --dimension to create it)")
+            desc = f"load {args.collection}"
+            with _progress.reporter(progress, total=total, desc=desc, unit="records", force=force) as report:
+                collection.upsert(counted(), batch_size=args.batch_size, progress=report)
+            count = len(collection)
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+    print(f"loaded {loaded} records into collection {args.collection} ({count} records now)")
+    return 0
+
+
+def cmd_create_index(args: argparse.Namespace) -> int:
+    from .collection import IndexArgsHNSW, IndexArgsIVFFlat
+
+    progress, force = _progress_mode(args)
+    arguments: Optional[Union[IndexArgsHNSW, IndexArgsIVFFlat]] = None
+    if args.m is not None or args.ef_construction is not None:
+        arguments = IndexArgsHNSW(m=args.m, ef_construction=args.ef_construction)
+    if args.n_lists is not None:
+        if arguments is not None:
+            raise ValueError("--n-lists (ivfflat) and --m / --ef-construction (hnsw) do not go together")
+        arguments = IndexArgsIVFFlat(n_lists=args.n_lists)
+    with _client(args) as vx:
+        collection = _existing(vx, args.collection)
+        desc = f"create_index {args.collection}"
+        with _progress.index_reporter(progress, desc=desc, force=force) as report:
+            collection.create_index(
+                measure=args.measure,
+                method=args.method,
+                index_arguments=arguments,
+                replace=not args.no_replace,
+                progress=report,
+                quantization=args.quantization,
+                dimensions=args.dimensions,
+            )
+        print(f"built index {collection.index} on collection {args.collection} ({args.measure})")
+    return 0
+
+
+def _show_warning(
+    message: Union[Warning, str],
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Optional[TextIO] = None,
+    line: Optional[str] = None,
+) -> None:
+    """A warning as one line on stderr, clear of any progress bar."""
+    from tqdm import tqdm
+
+    with tqdm.external_write_mode(file=sys.stderr):
+        print(f"vecs-sqlgen: warning: {message}", file=sys.stderr)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="vecs-sqlgen", description="Install and manage the vecs SQL layer in Postgres + pgvector."
@@ -227,6 +360,42 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--drop-collections", action="store_true", help="also drop the schema and every collection in it")
     sp.set_defaults(func=cmd_uninstall)
 
+    def with_progress(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sp.add_argument(
+            "--progress",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="a progress bar on stderr (default: when stderr is a terminal; --progress: always)",
+        )
+        return sp
+
+    sp = with_progress(
+        with_schema(with_dsn(sub.add_parser("load", help="upsert records from a JSON Lines file (bulk COPY)")))
+    )
+    sp.add_argument("collection", help="the collection (created with --dimension when missing)")
+    sp.add_argument(
+        "file", help='JSON Lines: [id, vector, metadata] or {"id", "vector", "metadata"} per line; - for stdin'
+    )
+    sp.add_argument("--dimension", type=int, help="create the collection with this dimension if it does not exist")
+    sp.add_argument("--batch-size", type=int, default=5000, help="records per COPY batch (default: %(default)s)")
+    sp.set_defaults(func=cmd_load)
+
+    sp = with_progress(
+        with_schema(with_dsn(sub.add_parser("create-index", help="build a collection's vector index (progress shown)")))
+    )
+    sp.add_argument("collection", help="the collection")
+    sp.add_argument("--measure", default="cosine_distance", help="distance measure (default: %(default)s)")
+    sp.add_argument(
+        "--method", default="auto", choices=("auto", "hnsw", "ivfflat"), help="index method (default: %(default)s)"
+    )
+    sp.add_argument("--m", type=int, help="hnsw: connections per node (default 16)")
+    sp.add_argument("--ef-construction", type=int, help="hnsw: candidate list size (default 64)")
+    sp.add_argument("--n-lists", type=int, help="ivfflat: number of lists")
+    sp.add_argument("--quantization", choices=("binary", "halfvec"), help="index a reduced representation")
+    sp.add_argument("--dimensions", type=int, help="index the first N dimensions (Matryoshka embeddings)")
+    sp.add_argument("--no-replace", action="store_true", help="fail if the collection has a vector index")
+    sp.set_defaults(func=cmd_create_index)
+
     sp = sub.add_parser("dsn", help="print the embedded server's DSN, starting it if needed")
     sp.set_defaults(func=cmd_dsn)
 
@@ -239,7 +408,10 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return int(args.func(args))
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", BuildMemoryWarning)
+            warnings.showwarning = _show_warning
+            return int(args.func(args))
     except KeyboardInterrupt:
         print("vecs-sqlgen: interrupted", file=sys.stderr)
         return 130

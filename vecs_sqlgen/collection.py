@@ -6,11 +6,13 @@ parameters and the shaping of results; the two differ only in how they wait for 
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sized
 from dataclasses import asdict, dataclass, is_dataclass
 from enum import Enum
 from itertools import chain, islice
+from types import FrameType
 from typing import Any, Dict, List, NamedTuple, Optional, Protocol, Tuple, Union
 
 import numpy as np
@@ -21,7 +23,7 @@ from . import _args, _progress, _records
 from ._pgvector import HalfVector
 from .adapter import Adapter, AdapterContext, NoOp
 from .adapter.base import chunked
-from .exc import ArgError, MismatchedDimension, UnsupportedFeature, VecsException
+from .exc import ArgError, BuildMemoryWarning, MismatchedDimension, UnsupportedFeature, VecsException
 from .filters import normalize_filters
 from .limits import INT4_MAX, MAX_CANDIDATES, MAX_SPARSE_INDEXED_NNZ
 from .session import Rows, Session
@@ -395,13 +397,16 @@ class _CollectionCore:
         )
 
     @staticmethod
-    def _warn_build_notices(notices: List[str]) -> None:
+    def _warn_build_notices(notices: List[str], caller: Optional[FrameType]) -> None:
+        """pgvector's notice that the graph outgrew the build memory, as a warning at the caller's line."""
         for notice in notices:
             if "no longer fits into maintenance_work_mem" in notice:
-                warnings.warn(
-                    f"{notice}: the build went on more slowly; give it more memory with "
-                    "SET vecs.max_build_memory = '4GB' (for the session or role)",
-                    stacklevel=3,
+                _warn_at(
+                    caller,
+                    BuildMemoryWarning(
+                        f"{notice}: the build went on more slowly; give it more memory with "
+                        "SET vecs.max_build_memory = '4GB' (for the session or role)"
+                    ),
                 )
 
     def _replaced_indexes(self, rows: Rows, name: str) -> List[str]:
@@ -721,34 +726,36 @@ class Collection(_CollectionCore):
         done of total) on stderr when it is a terminal; a callable is called, from a polling thread,
         with each ``IndexBuildProgress(phase, tuples_done, tuples_total)``, the last with phase "done".
         """
+        caller = sys._getframe(1)
         params = self._index_params(measure, method, index_arguments, replace, filters, quantization, dimensions)
-        notices: List[str] = []
         db = self._db
         with db.connection() as conn:
-            # pgvector says when the graph outgrows the build memory (the build goes on, on disk,
-            # far slower): passed on to the caller, who can raise vecs.max_build_memory
-            def keep(d: Any) -> None:
-                notices.append(d.message_primary or "")
-
-            conn.add_notice_handler(keep)
+            # the server warns before a build whose graph will not fit the build memory, and
+            # pgvector when it outgrows it (the build goes on, on disk, far slower): both reach the
+            # caller, who can raise vecs.max_build_memory
+            notices = _BuildNotices(conn, caller)
+            conn.add_notice_handler(notices)
             build = _progress.index_build(
                 progress, dsn=db.dsn, pid=conn.info.backend_pid, desc=f"create_index {self.name}"
             )
             try:
                 with build:
                     rows = db.run(conn, "create_index", params)
+            except VecsException:
+                notices.raise_refused()
+                raise
             finally:
-                conn.remove_notice_handler(keep)
-            self._warn_build_notices(notices)
+                conn.remove_notice_handler(notices)
+            self._warn_build_notices(notices.kept, caller)
             name = rows[0][0]
-            if params[5] is not None:
-                return None  # a filtered index: the collection's own index is unchanged
-            self._remember_index(name, params[1])
-            # The SQL function keeps the index it replaced when an open transaction is using the
-            # table (dropping it there would queue every new query); outside a transaction block it
-            # can be dropped concurrently, which waits for those transactions without blocking anyone.
-            for old in self._replaced_indexes(db.run(conn, "indexes", (self.name,)), name):
-                conn.execute(self._drop_index_sql(old), prepare=False)
+            if params[5] is None:  # not a filtered index, which leaves the collection's own index unchanged
+                self._remember_index(name, params[1])
+                # The SQL function keeps the index it replaced when an open transaction is using the
+                # table (dropping it there would queue every new query); outside a transaction block it
+                # can be dropped concurrently, which waits for those transactions without blocking anyone.
+                for old in self._replaced_indexes(db.run(conn, "indexes", (self.name,)), name):
+                    conn.execute(self._drop_index_sql(old), prepare=False)
+        notices.raise_refused()  # the build ended before the cancel reached it
         return None
 
     def create_metadata_index(self, *key: str) -> str:
@@ -826,6 +833,53 @@ class Collection(_CollectionCore):
             include_metadata, measure, probes, ef_search, skip_adapter,
         )  # fmt: skip
         return [HybridMatch(*row) for row in self._db.execute("hybrid_query", params)]
+
+
+class _BuildNotices:
+    """create_index's notice handler. The server's warning that the HNSW graph will not fit the build
+    memory (SQLSTATE 01VX1, sent before the build starts) is issued as a BuildMemoryWarning the
+    moment it arrives, at the caller's line; when a warnings filter turns it into an exception, the
+    statement is cancelled (nothing is built) and ``raise_refused`` raises that exception. Other
+    notices (pgvector's) are kept for after the build."""
+
+    def __init__(self, conn: Any, caller: Optional[FrameType]) -> None:
+        self._conn, self._caller = conn, caller
+        self.kept: List[str] = []
+        self._refused: Optional[BuildMemoryWarning] = None
+
+    def __call__(self, diag: Any) -> None:
+        if diag.sqlstate != BuildMemoryWarning.sqlstate:
+            self.kept.append(diag.message_primary or "")
+            return
+        parts = (diag.message_primary, diag.message_detail, diag.message_hint)
+        message = ". ".join(p.rstrip(".") for p in parts if p) + "."
+        try:
+            _warn_at(self._caller, BuildMemoryWarning(message))
+        except BuildMemoryWarning as e:  # -W error::vecs_sqlgen.exc.BuildMemoryWarning: refuse the build
+            self._refused = e
+            self._conn.cancel()  # the server is still running create_index (blocks until delivered)
+
+    def raise_refused(self) -> None:
+        if self._refused is not None:
+            refused, self._refused = self._refused, None
+            raise refused
+
+
+def _warn_at(frame: Optional[FrameType], warning: Warning) -> None:
+    """``warnings.warn(warning)`` for the line ``frame`` is at (the caller of create_index), whatever
+    the stack is when it is called (a notice handler runs inside psycopg)."""
+    if frame is None:  # pragma: no cover - CPython always has frames
+        warnings.warn(warning, stacklevel=2)
+        return
+    module_globals = frame.f_globals
+    warnings.warn_explicit(
+        warning,
+        type(warning),
+        frame.f_code.co_filename,
+        frame.f_lineno,
+        module=module_globals.get("__name__"),
+        registry=module_globals.setdefault("__warningregistry__", {}),
+    )
 
 
 def _check_batch_size(batch_size: Any) -> None:

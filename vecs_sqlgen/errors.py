@@ -13,4 +13,7 @@ SQLSTATE = {
     "record": "VX006",  # bad record: id, vector values (NaN, infinite, out of range) or metadata
     "unsupported": "VX007",  # the installed pgvector lacks the feature asked for
     "index_exists": "VX008",  # an index exists and replace => false
+    # a WARNING (class 01), not an error: the HNSW graph create_index is about to build will not fit
+    # its build memory (exc.BuildMemoryWarning)
+    "build_memory": "01VX1",
 }

@@ -23,6 +23,7 @@ __all__ = [
     "PoolExhausted",
     "MissingDependency",
     "Unreachable",
+    "BuildMemoryWarning",
     "from_sqlstate",
 ]
 
@@ -82,6 +83,16 @@ class MissingDependency(VecsException, ImportError):
 
 class Unreachable(VecsException):
     """Raised where the code's own logic says it cannot get to."""
+
+
+class BuildMemoryWarning(UserWarning):
+    """An HNSW index build's graph does not fit its build memory (maintenance_work_mem, as
+    ``create_index`` sizes it under ``vecs.max_build_memory``): the build writes it to disk and takes
+    far longer. Issued before the build (the server's estimate, SQLSTATE ``01VX1``) and, should the
+    graph outgrow the memory anyway, when pgvector says so. Raise the cap with
+    ``SET vecs.max_build_memory = '4GB'`` (for the session or role)."""
+
+    sqlstate = SQLSTATE["build_memory"]
 
 
 _BY_SQLSTATE: dict[str, type[VecsException]] = {

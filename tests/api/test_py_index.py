@@ -105,11 +105,110 @@ def test_build_memory_notice_reaches_the_caller(vx, name):
         c.execute("set maintenance_work_mem = '1MB'")
         c.execute("set vecs.max_build_memory = '1MB'")
     try:
-        with pytest.warns(UserWarning, match="no longer fits into maintenance_work_mem.*vecs.max_build_memory") as record:
+        with pytest.warns(exc.BuildMemoryWarning) as record:
             coll.create_index()
-        assert record[0].filename == __file__  # attributed to the caller
+        # the estimate before the build (test_build_memory_warning_comes_before_the_build), then pgvector's
+        assert [bool(re.search("no longer fits into maintenance_work_mem.*vecs.max_build_memory", str(w.message)))
+                for w in record] == [False, True]  # fmt: skip
+        assert all(w.filename == __file__ for w in record)  # attributed to the caller
     finally:
         with vx.session.connection() as c:
             c.execute("reset maintenance_work_mem")
             c.execute("reset vecs.max_build_memory")
     assert coll.index is not None
+
+
+# ---------------------------------------------------------------------------- build memory, up front (issue 15)
+
+
+@pytest.fixture
+def crowded(vx, name):
+    """3,000 records of 8 dimensions on a client whose builds get 1MB (the graph needs ~3MB)."""
+    import numpy as np
+
+    coll = vx.get_or_create_collection(name, dimension=8)
+    coll.upsert([(f"r{i}", v, {}) for i, v in enumerate(np.random.default_rng(3).standard_normal((3000, 8)))])
+    with vx.session.connection() as c:  # the pool's one connection: single-threaded calls all take it
+        c.execute("set maintenance_work_mem = '1MB'")
+        c.execute("set vecs.max_build_memory = '1MB'")
+    yield coll
+    with vx.session.connection() as c:
+        c.execute("reset maintenance_work_mem")
+        c.execute("reset vecs.max_build_memory")
+
+
+def test_build_memory_warning_comes_before_the_build(crowded):
+    """The server's estimate reaches the caller as a BuildMemoryWarning while the build has not begun
+    (before the progress of any building phase), naming the estimate, the cap and the setting."""
+    import time
+    import warnings
+
+    events: list[tuple[float, object]] = []
+
+    def shown(message, category, filename, lineno, file=None, line=None):
+        events.append((time.monotonic(), warnings.WarningMessage(message, category, filename, lineno)))
+
+    progress: list[tuple[float, str]] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = shown
+        crowded.create_index(progress=lambda p: progress.append((time.monotonic(), p.phase)))
+    ours = [(t, w) for t, w in events if w.category is exc.BuildMemoryWarning]
+    assert len(ours) == 2  # the estimate, then pgvector's "no longer fits" during the build
+    (t_first, first), (_, second) = ours
+    assert first.filename == __file__ and second.filename == __file__  # attributed to the caller
+    text = str(first.message)
+    assert re.search(r"needs about \d+ kB of build memory, more than the 1024 kB it gets", text), text
+    assert "significantly longer. maintenance_work_mem is sized to the graph up to vecs.max_build_memory (1024 kB). " in text
+    assert re.search(r"SET vecs\.max_build_memory = '\d+MB'", text), text
+    assert "no longer fits into maintenance_work_mem" in str(second.message)
+    building = [t for t, phase in progress if phase.startswith("building")]
+    assert building and t_first < building[0]
+    assert issubclass(exc.BuildMemoryWarning, UserWarning)
+    assert crowded.index is not None
+
+
+def test_no_build_memory_warning_when_the_graph_fits(vx, crowded):
+    import warnings
+
+    with vx.session.connection() as c:
+        c.execute("set vecs.max_build_memory = '64MB'")
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        crowded.create_index()
+    assert [w for w in record if issubclass(w.category, exc.BuildMemoryWarning)] == []
+    assert crowded.index is not None
+
+
+def test_an_error_filter_refuses_the_build(crowded):
+    """-W error::vecs_sqlgen.exc.BuildMemoryWarning: the warning raises, and the build it warned of
+    is cancelled (nothing is built); the collection and its client go on working."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", exc.BuildMemoryWarning)
+        with pytest.raises(exc.BuildMemoryWarning, match="needs about"):
+            crowded.create_index()
+    assert crowded.index is None
+    assert [i for i in crowded.list_indexes() if i["kind"] == "vector"] == []
+    assert len(crowded) == 3000
+
+
+async def test_the_async_client_warns_before_the_build_too(dsn):
+    import uuid
+
+    import numpy as np
+
+    async with vecs.AsyncClient(dsn) as avx:
+        coll = await avx.get_or_create_collection(f"async {uuid.uuid4().hex[:8]}", dimension=8)
+        try:
+            await coll.upsert([(f"r{i}", v, {}) for i, v in enumerate(np.random.default_rng(4).random((3000, 8)))])
+            async with avx.session.connection() as c:
+                await c.execute("set maintenance_work_mem = '1MB'")
+                await c.execute("set vecs.max_build_memory = '1MB'")
+            with pytest.warns(exc.BuildMemoryWarning) as record:
+                await coll.create_index()
+            assert "needs about" in str(record[0].message) and "no longer fits" in str(record[1].message)
+            assert all(w.filename == __file__ for w in record)
+        finally:
+            await avx.delete_collection(coll.name)

@@ -128,3 +128,14 @@ def test_create_index_failing_reports_no_done(docs):
     assert [p.phase for p in seen].count("done") == 1
     with pytest.raises(ArgError, match="progress must be"):
         docs.create_index(progress=1)
+
+
+def test_index_build_progress_is_public_and_is_what_the_callback_receives(medium):
+    import vecs_sqlgen as vecs
+
+    assert "IndexBuildProgress" in vecs.__all__
+    seen: list = []
+    medium.create_index(progress=seen.append)
+    assert seen and all(type(p) is vecs.IndexBuildProgress for p in seen)
+    assert seen[-1].phase == "done"
+    assert vecs.IndexBuildProgress._fields == ("phase", "tuples_done", "tuples_total")

@@ -178,3 +178,68 @@ def test_hybrid_search_over_the_stored_texts(vx):
         assert [d.id for d in s.hybrid_search("fox", k=4, filter="n < 3", fusion="weighted")][0] == "c"
     finally:
         vx.delete_collection(name)
+
+
+@pytest.fixture
+def texts_store(vx) -> Iterator[VecsVectorStore]:
+    """Four documents whose texts full-text search tells apart (AxisEmbedding: "x0", "x1" are axes,
+    the fox texts the diagonal)."""
+    name = _name()
+    s = VecsVectorStore(embedding=AxisEmbedding(), collection_name=name, connection=vx)
+    s.add_texts(["x0", "x1", "the quick brown fox", "the fox and the hound"], ids=["a", "b", "c", "d"],
+                metadatas=[{"n": 0}, {"n": 1}, {"n": 2}, {"n": 3}])  # fmt: skip
+    yield s
+    vx.delete_collection(name)
+
+
+def test_hybrid_search_type_of_search_and_the_retriever(texts_store):
+    from langchain_core.vectorstores import VectorStoreRetriever
+
+    from vecs_sqlgen.integrations.langchain import VecsVectorStoreRetriever
+
+    texts_store.enable_text_search()
+    hybrid = [d.id for d in texts_store.hybrid_search("fox", k=4)]
+    assert set(hybrid[:2]) == {"c", "d"}
+    assert [d.id for d in texts_store.search("fox", "hybrid", k=4)] == hybrid
+    options = {"fusion": "rrf", "rrf_k": 10, "full_text_weight": 2.0, "semantic_weight": 0.5, "candidates": 8,
+               "parser": "plain", "ef_search": 40, "probes": 3}  # fmt: skip
+    assert set(d.id for d in texts_store.hybrid_search("fox", k=4, **options)[:2]) == {"c", "d"}
+    # the vector branch alone ranks by distance to the diagonal: the fox texts tie, the axes follow
+    assert {d.id for d in texts_store.search("fox", "similarity", k=2)} == {"c", "d"}
+
+    retriever = texts_store.as_retriever(search_type="hybrid", search_kwargs={"k": 4})
+    assert isinstance(retriever, VecsVectorStoreRetriever) and isinstance(retriever, VectorStoreRetriever)
+    assert "hybrid" in retriever.allowed_search_types and "mmr" in retriever.allowed_search_types
+    assert [d.id for d in retriever.invoke("fox")] == hybrid
+    # filters in hybrid mode: a dict and a SQL expression, inside both branches
+    only_d = texts_store.as_retriever(search_type="hybrid", search_kwargs={"k": 4, "filter": {"n": {"$gte": 3}}})
+    assert [d.id for d in only_d.invoke("fox")] == ["d"]
+    sql = texts_store.as_retriever(search_type="hybrid", search_kwargs={"k": 4, "filter": "n < 3", "fusion": "weighted"})
+    assert [d.id for d in sql.invoke("fox")][0] == "c" and "d" not in [d.id for d in sql.invoke("fox")]
+    # the other search types still work through the same retriever class
+    assert [d.page_content for d in texts_store.as_retriever(search_kwargs={"k": 1}).invoke("x1")] == ["x1"]
+    with pytest.raises(ValueError, match="search_type of nope not allowed"):
+        texts_store.as_retriever(search_type="nope")
+
+
+async def test_hybrid_search_async(texts_store):
+    texts_store.enable_text_search()
+    expected = [d.id for d in texts_store.hybrid_search("fox", k=4, filter={"n": {"$ne": 2}})]
+    assert expected[0] == "d"
+    assert [d.id for d in await texts_store.ahybrid_search("fox", k=4, filter={"n": {"$ne": 2}})] == expected
+    assert [d.id for d in await texts_store.asearch("fox", "hybrid", k=4, filter={"n": {"$ne": 2}})] == expected
+    retriever = texts_store.as_retriever(search_type="hybrid", search_kwargs={"k": 4, "filter": {"n": {"$ne": 2}}})
+    assert [d.id for d in await retriever.ainvoke("fox")] == expected
+    scored = await texts_store.ahybrid_search_with_score("fox", k=2)
+    assert scored == texts_store.hybrid_search_with_score("fox", k=2)
+
+
+def test_hybrid_search_without_text_search_is_a_clear_error(texts_store):
+    message = (f'hybrid search needs full-text search on collection "{texts_store.collection.name}": '
+               r'call store\.enable_text_search\(\) once')  # fmt: skip
+    with pytest.raises(ArgError, match=message):
+        texts_store.hybrid_search("fox")
+    with pytest.raises(ArgError, match=message):
+        texts_store.as_retriever(search_type="hybrid").invoke("fox")
+    with pytest.raises(ArgError, match="unknown hybrid search arguments: score_threshold"):
+        texts_store.search("fox", "hybrid", score_threshold=0.5)

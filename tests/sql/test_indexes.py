@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from .helpers import raises, table
@@ -313,3 +315,125 @@ def test_hnsw_on_old_pgvector_is_vx007(conn, filled, pgvector_version):
         pytest.skip("this server's pgvector has HNSW (the rendered-for-0.4.0 variant runs everywhere)")
     with raises("VX007"):
         conn.execute("select vecs.create_index(%s, method => 'hnsw')", (filled,))
+
+
+# ---------------------------------------------------------------------------- build memory (issue 15)
+
+MB = 1024 * 1024
+
+
+def fill_random(conn, collection: str, rows: int, dims: int) -> None:
+    conn.execute(
+        """select vecs.upsert(%s, (select jsonb_agg(jsonb_build_array('r' || i, v.vec))
+           from generate_series(1, %s) i,
+                lateral (select jsonb_agg(random() + g * 0 + i * 0) as vec from generate_series(1, %s) g) v))""",
+        (collection, rows, dims),
+    )
+
+
+def build_notices(conn, statement: str, params=()) -> list[tuple[str, str]]:
+    """(sqlstate, message) of every notice and warning the statement sends, in order."""
+    seen: list[tuple[str, str]] = []
+
+    def keep(d) -> None:
+        seen.append((d.sqlstate, d.message_primary))
+
+    conn.add_notice_handler(keep)
+    try:
+        conn.execute(statement, params)
+    finally:
+        conn.remove_notice_handler(keep)
+    return seen
+
+
+def spilled(notices) -> bool:
+    return any("no longer fits into maintenance_work_mem" in m for _, m in notices)
+
+
+@pytest.mark.parametrize(("dims", "m"), [(8, 16), (256, 8)])
+def test_the_hnsw_graph_estimate_is_what_pgvector_needs(conn, make_collection, dims, m):
+    """_hnsw_graph_bytes (the formula from pgvector's hnswbuild.c) against pgvector itself: the
+    estimate is enough for the graph to stay in memory, and 85 % of its graph part is not."""
+    collection = make_collection(dims)
+    fill_random(conn, collection, 3000, dims)
+    estimate = conn.execute("select vecs._hnsw_graph_bytes(3000, %s, %s)", (dims * 4, m)).fetchone()[0]
+    graph = estimate - MB  # the estimate's last part is the 1MB block pgvector counts memory in
+    assert 3000 * (dims * 4 + 8 + 176 + 32 * m) < graph < 3000 * (dims * 4 + 8 + 176 + 32 * m + 60)
+    ddl = sql.SQL("create index tmp_ix on {} using hnsw (vec vector_l2_ops) with (m = {})").format(
+        sql.Identifier("vecs", collection), sql.Literal(m)
+    )
+    conn.execute("set max_parallel_maintenance_workers = 0")
+    try:
+        for memory, spills in ((estimate, False), (int(graph * 0.85), True)):
+            conn.execute("select set_config('maintenance_work_mem', %s, false)", (f"{max(memory // 1024, 1024)}kB",))
+            assert spilled(build_notices(conn, ddl)) is spills, (memory, estimate)
+            conn.execute("drop index vecs.tmp_ix")
+    finally:
+        conn.execute("reset maintenance_work_mem")
+        conn.execute("reset max_parallel_maintenance_workers")
+
+
+def test_create_index_warns_before_a_build_that_will_not_fit(conn, make_collection):
+    """The WARNING (SQLSTATE 01VX1) comes before the build: ahead of pgvector's own notice, which
+    the build sends once the graph is full. It names the estimate, the memory, the cap, the fix."""
+    collection = make_collection(8)
+    fill_random(conn, collection, 3000, 8)
+    estimate = conn.execute("select vecs._hnsw_graph_bytes(3000, 32, 16)").fetchone()[0]
+    conn.execute("set maintenance_work_mem = '1MB'")
+    conn.execute("set vecs.max_build_memory = '1MB'")
+    try:
+        notices = build_notices(conn, "select vecs.create_index(%s)", (collection,))
+    finally:
+        conn.execute("reset maintenance_work_mem")
+        conn.execute("reset vecs.max_build_memory")
+    assert [s for s, _ in notices][:1] == ["01VX1"] and spilled(notices)
+    assert [s for s, _ in notices].count("01VX1") == 1
+    pretty = conn.execute("select pg_size_pretty(%s::bigint)", (estimate,)).fetchone()[0]
+    assert notices[0][1] == (
+        f'vecs: the HNSW graph of collection "{collection}" (3000 rows, m = 16) needs about {pretty} of build '
+        "memory, more than the 1024 kB it gets: the build will spill to disk and take significantly longer"
+    )
+    assert listed(conn, collection)[1] == "hnsw"  # a warning: the index is built
+
+
+def test_create_index_says_nothing_when_the_graph_fits(conn, make_collection):
+    """3,000 rows fit under the default cap (the build memory is raised to the estimate), 50 rows
+    under a 2MB one; neither build spills."""
+    large, small = make_collection(8), make_collection(8)
+    fill_random(conn, large, 3000, 8)
+    fill_random(conn, small, 50, 8)
+    conn.execute("set maintenance_work_mem = '1MB'")
+    try:
+        assert build_notices(conn, "select vecs.create_index(%s)", (large,)) == []
+        conn.execute("set vecs.max_build_memory = '2MB'")
+        assert build_notices(conn, "select vecs.create_index(%s)", (small,)) == []
+    finally:
+        conn.execute("reset maintenance_work_mem")
+        conn.execute("reset vecs.max_build_memory")
+    assert conn.execute("show maintenance_work_mem").fetchone()[0] != "1MB"  # the function's setting was local
+
+
+def test_a_sparse_collections_graph_is_estimated_from_its_vectors(conn):
+    """A sparsevec element's size is its non-zero count: sampled, not the indexed limit (1,000),
+    which would put 3,000 two-entry vectors far over an 8MB cap."""
+    name = f"sparse {uuid.uuid4().hex[:8]}"
+    conn.execute("select vecs.create_collection(%s, 1000, vector_type => 'sparsevec')", (name,))
+    try:
+        conn.execute(
+            """select vecs.upsert(%s, (select jsonb_agg(jsonb_build_array('r' || i,
+                   format('{%%s:1,%%s:0.5}/1000', 1 + i %% 500, 501 + i %% 500))) from generate_series(1, 3000) i))""",
+            (name,),
+        )
+        unsampled = conn.execute("select vecs._hnsw_graph_bytes(3000, 8 * 1000, 16)").fetchone()[0]
+        assert unsampled > 8 * MB
+        conn.execute("set maintenance_work_mem = '1MB'")
+        conn.execute("set vecs.max_build_memory = '8MB'")
+        try:
+            notices = build_notices(conn, "select vecs.create_index(%s, 'max_inner_product')", (name,))
+        finally:
+            conn.execute("reset maintenance_work_mem")
+            conn.execute("reset vecs.max_build_memory")
+        assert notices == []  # neither the warning nor pgvector's notice: the graph fitted
+        assert listed(conn, name)[1] == "hnsw"
+    finally:
+        conn.execute("select vecs.drop_collection(%s)", (name,))

@@ -13,18 +13,25 @@ Each document is one record: its id, its embedding, and its metadata with the te
 keys; see docs/filters.md), and filtered results are complete. Scores of ``*_with_score`` are
 distances (smaller is nearer); ``similarity_search_with_relevance_scores`` maps them to [0, 1].
 The async methods are langchain-core's (the sync method run in an executor).
+
+Hybrid search (full-text and vector search fused, ``Collection.hybrid_query``) once the collection
+has text search (``store.enable_text_search()``): ``store.hybrid_search(query, k, filter)``,
+``store.search(query, "hybrid")`` and ``store.as_retriever(search_type="hybrid")``.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection as AbstractCollection
 from collections.abc import Iterable, Sequence
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, ClassVar, Optional, Union, cast
 
 import numpy as np
+from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
-from langchain_core.vectorstores import VectorStore
+from langchain_core.runnables.config import run_in_executor
+from langchain_core.vectorstores import VectorStore, VectorStoreRetriever
 from langchain_core.vectorstores.utils import maximal_marginal_relevance
 
 from ..client import Client
@@ -33,7 +40,12 @@ from ..exc import ArgError
 
 Filter = Union[dict[str, Any], str]
 
-__all__ = ["VecsVectorStore"]
+__all__ = ["VecsVectorStore", "VecsVectorStoreRetriever"]
+
+# the Collection.hybrid_query options a hybrid search passes through
+_HYBRID_OPTIONS = frozenset(
+    {"fusion", "rrf_k", "full_text_weight", "semantic_weight", "candidates", "parser", "ef_search", "probes"}
+)
 
 
 class VecsVectorStore(VectorStore):
@@ -207,16 +219,57 @@ class VecsVectorStore(VectorStore):
         self, query: str, k: int = 4, filter: Optional[Filter] = None, **kwargs: Any
     ) -> list[tuple[Document, float]]:
         """Full-text and vector search for ``query``, fused (``Collection.hybrid_query``: ``fusion``,
-        ``rrf_k``, ``full_text_weight``, ``semantic_weight``, ``candidates``, ``parser`` pass through),
-        with fused scores (larger is better). Needs ``enable_text_search()``."""
-        matches = self.collection.hybrid_query(
-            text=query, data=self._embedding.embed_query(query), limit=k, filters=filter, include_metadata=True,
-            measure=self.measure, **kwargs,
-        )  # fmt: skip
+        ``rrf_k``, ``full_text_weight``, ``semantic_weight``, ``candidates``, ``parser``, ``ef_search``,
+        ``probes`` pass through), with fused scores (larger is better); ``filter`` applies inside
+        both branches. ArgError when the collection has no text search (``enable_text_search()``)."""
+        unknown = set(kwargs) - _HYBRID_OPTIONS
+        if unknown:
+            raise ArgError(f"unknown hybrid search arguments: {', '.join(sorted(unknown))}")
+        try:
+            matches = self.collection.hybrid_query(
+                text=query, data=self._embedding.embed_query(query), limit=k, filters=filter, include_metadata=True,
+                measure=self.measure, **kwargs,
+            )  # fmt: skip
+        except ArgError as e:
+            if "text search is not enabled" not in str(e):
+                raise
+            raise ArgError(
+                f'hybrid search needs full-text search on collection "{self.collection.name}": call '
+                'store.enable_text_search() once (or search without search_type="hybrid")'
+            ) from None
         return [(self._document(m.id, m.metadata or {}), float(m.score)) for m in matches]
 
     def hybrid_search(self, query: str, k: int = 4, filter: Optional[Filter] = None, **kwargs: Any) -> list[Document]:
+        """The documents of ``hybrid_search_with_score``, best first."""
         return [doc for doc, _ in self.hybrid_search_with_score(query, k, filter, **kwargs)]
+
+    async def ahybrid_search_with_score(
+        self, query: str, k: int = 4, filter: Optional[Filter] = None, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        """``hybrid_search_with_score`` in an executor, as langchain-core runs the other async methods."""
+        return await run_in_executor(None, self.hybrid_search_with_score, query, k, filter, **kwargs)
+
+    async def ahybrid_search(
+        self, query: str, k: int = 4, filter: Optional[Filter] = None, **kwargs: Any
+    ) -> list[Document]:
+        return [doc for doc, _ in await self.ahybrid_search_with_score(query, k, filter, **kwargs)]
+
+    def search(self, query: str, search_type: str, **kwargs: Any) -> list[Document]:
+        """langchain-core's ``search``, plus ``search_type="hybrid"`` (``hybrid_search``)."""
+        if search_type == "hybrid":
+            return self.hybrid_search(query, **kwargs)
+        return super().search(query, search_type, **kwargs)
+
+    async def asearch(self, query: str, search_type: str, **kwargs: Any) -> list[Document]:
+        if search_type == "hybrid":
+            return await self.ahybrid_search(query, **kwargs)
+        return await super().asearch(query, search_type, **kwargs)
+
+    def as_retriever(self, **kwargs: Any) -> VecsVectorStoreRetriever:
+        """langchain-core's retriever over this store, which also takes ``search_type="hybrid"``
+        (``search_kwargs`` as for ``hybrid_search``: ``k``, ``filter``, ``fusion``, …)."""
+        tags = kwargs.pop("tags", None) or [*self._get_retriever_tags()]
+        return VecsVectorStoreRetriever(vectorstore=self, tags=tags, **kwargs)
 
     @classmethod
     def from_texts(
@@ -237,6 +290,28 @@ class VecsVectorStore(VectorStore):
         metadata = dict(metadata or {})
         text = metadata.pop(self.text_key, "")
         return Document(id=id_, page_content=text if isinstance(text, str) else str(text), metadata=metadata)
+
+
+class VecsVectorStoreRetriever(VectorStoreRetriever):
+    """The retriever ``VecsVectorStore.as_retriever`` returns: langchain-core's, whose search types
+    are extended by ``"hybrid"`` (``VecsVectorStore.hybrid_search`` with ``search_kwargs``)."""
+
+    allowed_search_types: ClassVar[AbstractCollection[str]] = (*VectorStoreRetriever.allowed_search_types, "hybrid")
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        if self.search_type == "hybrid":
+            return cast(VecsVectorStore, self.vectorstore).hybrid_search(query, **(self.search_kwargs | kwargs))
+        return super()._get_relevant_documents(query, run_manager=run_manager, **kwargs)
+
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        if self.search_type == "hybrid":
+            store = cast(VecsVectorStore, self.vectorstore)
+            return await store.ahybrid_search(query, **(self.search_kwargs | kwargs))
+        return await super()._aget_relevant_documents(query, run_manager=run_manager, **kwargs)
 
 
 def _query_options(kwargs: dict[str, Any]) -> dict[str, Any]:
