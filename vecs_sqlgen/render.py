@@ -34,8 +34,8 @@ DEFAULTS = {
     "ef_search_rows": 125000,
     "filtered_ef_max": 400,  # at most, where an iterative scan applies a filter
     # ... times this over more than limits.INDEX_DIMENSIONS["vector"] dimensions (an index over halfvec,
-    # automatic there): on 3,072-d vectors (20k rows) recall@10 0.966-0.975 at ef 100, 0.985 at 200,
-    # 0.996 at 400 (bench/vector_types.md)
+    # automatic there): on 3,072-d vectors (20k rows) recall@10 0.963-0.975 at ef 100, 0.985 at 200,
+    # 0.996-0.998 at 400 (bench/vector_types.md)
     "ef_search_wide_factor": 4,
     # where an index answers the filter, exact search up to this share of the collection (or
     # exact_search_threshold rows, if more): iterative scans that discard most rows lose recall
