@@ -266,19 +266,20 @@ class AsyncCollection(_CollectionCore):
             )
             try:
                 with build:
-                    rows = await db.run(conn, "create_index", params)
+                    async with conn.transaction():
+                        rows = await db.run(conn, "create_index", params)
+                        notices.raise_refused()  # rolls the build back, as Collection.create_index
             except VecsException:
                 notices.raise_refused()
                 raise
             finally:
                 conn.remove_notice_handler(notices)
-            self._warn_build_notices(notices.kept, caller)
             name = rows[0][0]
             if params[5] is None:
                 self._remember_index(name, params[1])
                 for old in self._replaced_indexes(await db.run(conn, "indexes", (self.name,)), name):
                     await conn.execute(self._drop_index_sql(old), prepare=False)
-        notices.raise_refused()
+        self._warn_build_notices(notices.kept, caller)
         return None
 
     async def create_metadata_index(self, *key: str) -> str:

@@ -229,13 +229,21 @@ def cmd_load(args: argparse.Namespace) -> int:
 
     try:
         with _client(args) as vx:
+            created = False
             if args.dimension is not None:
+                created = args.collection not in {c.name for c in vx.list_collections()}
                 collection = vx.get_or_create_collection(args.collection, dimension=args.dimension)
             else:
                 collection = _existing(vx, args.collection, " (give --dimension to create it)")
             desc = f"load {args.collection}"
-            with _progress.reporter(progress, total=total, desc=desc, unit="records", force=force) as report:
-                collection.upsert(counted(), batch_size=args.batch_size, progress=report)
+            try:
+                with _progress.reporter(progress, total=total, desc=desc, unit="records", force=force) as report:
+                    collection.upsert(counted(), batch_size=args.batch_size, progress=report)
+            except BaseException:
+                # all or nothing: a collection this command made goes with the records it refused
+                if created:
+                    vx.delete_collection(args.collection)
+                raise
             count = len(collection)
     finally:
         if stream is not sys.stdin:
@@ -415,8 +423,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vecs-sqlgen: interrupted", file=sys.stderr)
         return 130
-    except (_install.InstallError, VecsException, ValueError, FileNotFoundError) as e:
+    except (_install.InstallError, VecsException, ValueError) as e:
         print(f"vecs-sqlgen: error: {e}", file=sys.stderr)
+    except OSError as e:  # a file that cannot be read: missing, a directory, no permission
+        print(
+            f"vecs-sqlgen: error: {e.strerror or e}: {e.filename}" if e.filename else f"vecs-sqlgen: error: {e}",
+            file=sys.stderr,
+        )
     except psycopg.OperationalError as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         print(f"vecs-sqlgen: error: cannot connect: {first}", file=sys.stderr)

@@ -739,14 +739,15 @@ class Collection(_CollectionCore):
                 progress, dsn=db.dsn, pid=conn.info.backend_pid, desc=f"create_index {self.name}"
             )
             try:
-                with build:
+                with build, conn.transaction():
                     rows = db.run(conn, "create_index", params)
+                    # a refused warning rolls the build back, also when it ended before the cancel
+                    notices.raise_refused()
             except VecsException:
                 notices.raise_refused()
                 raise
             finally:
                 conn.remove_notice_handler(notices)
-            self._warn_build_notices(notices.kept, caller)
             name = rows[0][0]
             if params[5] is None:  # not a filtered index, which leaves the collection's own index unchanged
                 self._remember_index(name, params[1])
@@ -755,7 +756,8 @@ class Collection(_CollectionCore):
                 # can be dropped concurrently, which waits for those transactions without blocking anyone.
                 for old in self._replaced_indexes(db.run(conn, "indexes", (self.name,)), name):
                     conn.execute(self._drop_index_sql(old), prepare=False)
-        notices.raise_refused()  # the build ended before the cancel reached it
+        # pgvector's notices, once the index is in place (a warnings filter may make them raise)
+        self._warn_build_notices(notices.kept, caller)
         return None
 
     def create_metadata_index(self, *key: str) -> str:
@@ -839,8 +841,9 @@ class _BuildNotices:
     """create_index's notice handler. The server's warning that the HNSW graph will not fit the build
     memory (SQLSTATE 01VX1, sent before the build starts) is issued as a BuildMemoryWarning the
     moment it arrives, at the caller's line; when a warnings filter turns it into an exception, the
-    statement is cancelled (nothing is built) and ``raise_refused`` raises that exception. Other
-    notices (pgvector's) are kept for after the build."""
+    statement is cancelled and ``raise_refused`` raises that exception, inside the build's
+    transaction, so nothing is built either way. Other notices (pgvector's) are kept for after the
+    build."""
 
     def __init__(self, conn: Any, caller: Optional[FrameType]) -> None:
         self._conn, self._caller = conn, caller

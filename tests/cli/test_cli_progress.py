@@ -156,6 +156,29 @@ def test_bad_input_is_one_line_and_loads_nothing(installed, lines, message):
     assert count(installed, "small") == 0
 
 
+def test_a_failed_load_leaves_no_collection_it_made(installed):
+    """--dimension made the collection: a refused record takes it away again (all or nothing); one
+    that existed before is kept, empty."""
+    lines = '["a", [1, 2]]\n["b", [1, 2, 3]]\n'
+    result = on_a_pipe("load", "fresh", "-", "--dimension", "2", "--dsn", installed, "--schema", SCHEMA, input=lines)
+    assert result.returncode == 1 and result.stderr.startswith("vecs-sqlgen: error: record 2 (id \"b\")"), result.stderr
+    with psycopg.connect(installed) as conn:
+        names = [r[0] for r in conn.execute(f"select name from {SCHEMA}.list_collections()")]
+    assert "fresh" not in names
+    with psycopg.connect(installed, autocommit=True) as conn:
+        conn.execute(f"select {SCHEMA}.create_collection('kept', 2)")
+    result = on_a_pipe("load", "kept", "-", "--dimension", "2", "--dsn", installed, "--schema", SCHEMA, input=lines)
+    assert result.returncode == 1 and count(installed, "kept") == 0
+
+
+@pytest.mark.parametrize("kind", ["directory", "missing"])
+def test_a_file_that_cannot_be_read_is_one_line(installed, tmp_path, kind):
+    path = tmp_path if kind == "directory" else tmp_path / "missing.jsonl"
+    result = on_a_pipe("load", "docs", str(path), "--dimension", "2", "--dsn", installed, "--schema", SCHEMA)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith("vecs-sqlgen: error: ") and str(path) in result.stderr
+
+
 def test_load_needs_the_collection_or_a_dimension(installed, records_file):
     result = on_a_pipe("load", "nope", str(records_file), "--dsn", installed, "--schema", SCHEMA)
     assert result.returncode == 1 and result.stderr.startswith("vecs-sqlgen: error: ") and result.stderr.count("\n") == 1

@@ -358,7 +358,7 @@ def test_the_hnsw_graph_estimate_is_what_pgvector_needs(conn, make_collection, d
     rows of 384 dimensions, ran out ~18 bytes an element short of the formula without it.)"""
     collection = make_collection(dims)
     fill_random(conn, collection, rows, dims)
-    estimate = conn.execute("select vecs._hnsw_graph_bytes(%s, %s, %s)", (rows, dims * 4, m)).fetchone()[0]
+    estimate = conn.execute("select vecs._hnsw_graph_bytes(%s, %s, %s, false)", (rows, dims * 4, m)).fetchone()[0]
     graph = estimate - MB  # the estimate's last part is the 1MB block pgvector counts memory in
     assert rows * (dims * 4 + 8 + 176 + 32 * m + 32) < graph < rows * (dims * 4 + 8 + 176 + 32 * m + 32 + 60)
     ddl = sql.SQL("create index tmp_ix on {} using hnsw (vec vector_l2_ops) with (m = {})").format(
@@ -375,12 +375,34 @@ def test_the_hnsw_graph_estimate_is_what_pgvector_needs(conn, make_collection, d
         conn.execute("reset max_parallel_maintenance_workers")
 
 
+def test_a_parallel_build_gets_the_memory_it_keeps_for_itself(conn, make_collection):
+    """A parallel HNSW build keeps 3MB of maintenance_work_mem and gives the graph 1MB less, so
+    create_index's sizing covers that too: a build with a parallel worker keeps its graph in memory
+    (without the 4MB it spilled after 0 tuples) and nothing warns."""
+    collection = make_collection(8)
+    fill_random(conn, collection, 3000, 8)
+    table = sql.Identifier("vecs", collection)
+    conn.execute(sql.SQL("alter table {} set (parallel_workers = 1)").format(table))
+    conn.execute("set max_parallel_maintenance_workers = 1")
+    conn.execute("set maintenance_work_mem = '1MB'")
+    conn.execute("set client_min_messages = debug1")  # pgvector says how many workers it uses at DEBUG1
+    try:
+        notices = build_notices(conn, "select vecs.create_index(%s)", (collection,))
+    finally:
+        conn.execute("reset client_min_messages")
+        conn.execute("reset maintenance_work_mem")
+        conn.execute("reset max_parallel_maintenance_workers")
+    assert "using 1 parallel workers" in [m for _, m in notices], notices
+    assert not spilled(notices) and "01VX1" not in [s for s, _ in notices], notices
+    assert listed(conn, collection)[1] == "hnsw"
+
+
 def test_create_index_warns_before_a_build_that_will_not_fit(conn, make_collection):
     """The WARNING (SQLSTATE 01VX1) comes before the build: ahead of pgvector's own notice, which
     the build sends once the graph is full. It names the estimate, the memory, the cap, the fix."""
     collection = make_collection(8)
     fill_random(conn, collection, 3000, 8)
-    estimate = conn.execute("select vecs._hnsw_graph_bytes(3000, 32, 16)").fetchone()[0]
+    estimate = conn.execute("select vecs._hnsw_graph_bytes(3000, 32, 16, false)").fetchone()[0]
     conn.execute("set maintenance_work_mem = '1MB'")
     conn.execute("set vecs.max_build_memory = '1MB'")
     try:
@@ -415,6 +437,7 @@ def test_create_index_says_nothing_when_the_graph_fits(conn, make_collection):
     assert conn.execute("show maintenance_work_mem").fetchone()[0] != "1MB"  # the function's setting was local
 
 
+@pytest.mark.pgvector("0.7.0")  # sparsevec
 def test_a_sparse_collections_graph_is_estimated_from_its_vectors(conn):
     """A sparsevec element's size is its non-zero count: sampled, not the indexed limit (1,000),
     which would put 3,000 two-entry vectors far over an 8MB cap."""
@@ -426,7 +449,7 @@ def test_a_sparse_collections_graph_is_estimated_from_its_vectors(conn):
                    format('{%%s:1,%%s:0.5}/1000', 1 + i %% 500, 501 + i %% 500))) from generate_series(1, 3000) i))""",
             (name,),
         )
-        unsampled = conn.execute("select vecs._hnsw_graph_bytes(3000, 8 * 1000, 16)").fetchone()[0]
+        unsampled = conn.execute("select vecs._hnsw_graph_bytes(3000, 8 * 1000, 16, false)").fetchone()[0]
         assert unsampled > 8 * MB
         conn.execute("set maintenance_work_mem = '1MB'")
         conn.execute("set vecs.max_build_memory = '8MB'")

@@ -217,7 +217,7 @@ def exact(conn, name: str, q: np.ndarray, k: int, filters: str = "{}") -> list[t
 
 
 def test_over_2000_dimensions_the_default_search_is_four_times_wider(conn, typed):
-    """ef_search defaults to 4 x its usual 100 over 2,000 dimensions (an index over halfvec reached
+    """ef_search defaults to 4 x its usual 100 over 2,000 dimensions where the index is over halfvec (it reached
     recall@10 0.963-0.975 at 100, 0.996-0.998 at 400 on 3,072-d vectors); a caller's ef_search still decides."""
     seen_ef = {}
     for d in (2000, 2100):
@@ -234,6 +234,11 @@ def test_over_2000_dimensions_the_default_search_is_four_times_wider(conn, typed
             seen_ef[d, ef] = [s for s in seen if s.startswith("index search, hnsw.ef_search ")]
     assert seen_ef == {(2000, None): ["index search, hnsw.ef_search 100"], (2000, 60): ["index search, hnsw.ef_search 60"],
                        (2100, None): ["index search, hnsw.ef_search 400"], (2100, 60): ["index search, hnsw.ef_search 60"]}
+    # over a binary index the candidates to re-rank set the width (200 at k = 3), not the factor
+    conn.execute("select vecs.create_index(%s, quantization => 'binary')", (c,))
+    with query_reports(conn) as seen:
+        conn.execute("select id from vecs.query(%s, %s, k => 3)", (c, vec(data[1]))).fetchall()
+    assert [s for s in seen if s.startswith("index search, hnsw.ef_search ")] == ["index search, hnsw.ef_search 200"]
 
 
 def test_vector_over_2000_dimensions_is_indexed_over_halfvec_and_queries_use_it(conn, typed):
