@@ -61,14 +61,24 @@ def on_a_terminal(*args: str, env=None) -> tuple[int, str, str]:
     return proc.wait(timeout=60), out, err.decode(errors="replace")
 
 
-@pytest.fixture
-def installed(server_dsn):
+@pytest.fixture(scope="module")
+def schema_installed(server_dsn):
+    """The layer installed once for the module, by the CLI itself."""
     with psycopg.connect(server_dsn, autocommit=True) as conn:
         conn.execute(f"drop schema if exists {SCHEMA} cascade")
     assert on_a_pipe("install", "--dsn", server_dsn, "--schema", SCHEMA).returncode == 0
     yield server_dsn
     with psycopg.connect(server_dsn, autocommit=True) as conn:
         conn.execute(f"drop schema if exists {SCHEMA} cascade")
+
+
+@pytest.fixture
+def installed(schema_installed):
+    """... with no collection in it when each test starts."""
+    yield schema_installed
+    with psycopg.connect(schema_installed, autocommit=True) as conn:
+        for (name,) in conn.execute(f"select name from {SCHEMA}.list_collections()").fetchall():
+            conn.execute(f"select {SCHEMA}.drop_collection(%s)", (name,))
 
 
 @pytest.fixture
