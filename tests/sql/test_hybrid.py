@@ -13,6 +13,7 @@ import shutil
 import numpy as np
 import psycopg
 import pytest
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from vecs_sqlgen import __version__, install, render
@@ -411,6 +412,21 @@ def test_argument_errors(conn, docs):
 def test_vector_only_works_without_text_search(conn, collection):
     upsert_json(conn, collection, [["a", [1, 0, 0], {}], ["b", [0, 1, 0], {}]])
     assert [r[0] for r in hybrid(conn, collection, None, [1, 0.1, 0])] == ["a", "b"]
+
+
+def test_the_text_search_lookups_from_sql(conn, docs, collection):
+    """_text_config (hybrid_query's lookup) and _text_search (it and the gin index) as a psql user
+    calls them: the key and configuration where text search is on, NULLs where it is not."""
+    c, _, _ = docs
+    relid = "(select relid from vecs._find_collection(%s))"
+    config = conn.execute(f"select text_key, config::text from vecs._text_config({relid})", (c,)).fetchone()
+    assert config == ("text", "english")
+    key, cfg, index = conn.execute(f"select * from vecs._text_search({relid})", (c,)).fetchone()
+    assert (key, cfg) == ("text", "english") and index.startswith("ix_text_gin_")
+    for lookup in ("_text_config", "_text_search"):
+        row = conn.execute(sql.SQL("select * from vecs.{}({})").format(sql.Identifier(lookup), sql.SQL(relid)),
+                           (collection,)).fetchone()
+        assert set(row) == {None}, (lookup, row)
 
 
 def test_psql_call_with_named_arguments(conn, docs):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 
@@ -322,6 +323,19 @@ def test_hnsw_on_old_pgvector_is_vx007(conn, filled, pgvector_version):
 MB = 1024 * 1024
 
 
+@contextlib.contextmanager
+def session_settings(conn, **settings: str):
+    """The session's settings for the body (dots as "__": vecs__max_build_memory), reset after it."""
+    names = [name.replace("__", ".") for name in settings]
+    for name, value in zip(names, settings.values()):
+        conn.execute("select set_config(%s, %s, false)", (name, value))
+    try:
+        yield
+    finally:
+        for name in names:
+            conn.execute(sql.SQL("reset {}").format(sql.SQL(".").join(sql.Identifier(n) for n in name.split("."))))
+
+
 def fill_random(conn, collection: str, rows: int, dims: int) -> None:
     conn.execute(
         """select vecs.upsert(%s, (select jsonb_agg(jsonb_build_array('r' || i, v.vec))
@@ -364,15 +378,10 @@ def test_the_hnsw_graph_estimate_is_what_pgvector_needs(conn, make_collection, d
     ddl = sql.SQL("create index tmp_ix on {} using hnsw (vec vector_l2_ops) with (m = {})").format(
         sql.Identifier("vecs", collection), sql.Literal(m)
     )
-    conn.execute("set max_parallel_maintenance_workers = 0")
-    try:
-        for memory, spills in ((estimate, False), (int(graph * 0.85), True)):
-            conn.execute("select set_config('maintenance_work_mem', %s, false)", (f"{max(memory // 1024, 1024)}kB",))
+    for memory, spills in ((estimate, False), (int(graph * 0.85), True)):
+        with session_settings(conn, max_parallel_maintenance_workers="0", maintenance_work_mem=f"{max(memory // 1024, 1024)}kB"):
             assert spilled(build_notices(conn, ddl)) is spills, (memory, estimate)
-            conn.execute("drop index vecs.tmp_ix")
-    finally:
-        conn.execute("reset maintenance_work_mem")
-        conn.execute("reset max_parallel_maintenance_workers")
+        conn.execute("drop index vecs.tmp_ix")
 
 
 def test_a_parallel_build_gets_the_memory_it_keeps_for_itself(conn, make_collection):
@@ -383,15 +392,9 @@ def test_a_parallel_build_gets_the_memory_it_keeps_for_itself(conn, make_collect
     fill_random(conn, collection, 3000, 8)
     table = sql.Identifier("vecs", collection)
     conn.execute(sql.SQL("alter table {} set (parallel_workers = 1)").format(table))
-    conn.execute("set max_parallel_maintenance_workers = 1")
-    conn.execute("set maintenance_work_mem = '1MB'")
-    conn.execute("set client_min_messages = debug1")  # pgvector says how many workers it uses at DEBUG1
-    try:
+    # pgvector says how many workers it uses at DEBUG1
+    with session_settings(conn, max_parallel_maintenance_workers="1", maintenance_work_mem="1MB", client_min_messages="debug1"):
         notices = build_notices(conn, "select vecs.create_index(%s)", (collection,))
-    finally:
-        conn.execute("reset client_min_messages")
-        conn.execute("reset maintenance_work_mem")
-        conn.execute("reset max_parallel_maintenance_workers")
     assert "using 1 parallel workers" in [m for _, m in notices], notices
     assert not spilled(notices) and "01VX1" not in [s for s, _ in notices], notices
     assert listed(conn, collection)[1] == "hnsw"
@@ -403,13 +406,8 @@ def test_create_index_warns_before_a_build_that_will_not_fit(conn, make_collecti
     collection = make_collection(8)
     fill_random(conn, collection, 3000, 8)
     estimate = conn.execute("select vecs._hnsw_graph_bytes(3000, 32, 16, false)").fetchone()[0]
-    conn.execute("set maintenance_work_mem = '1MB'")
-    conn.execute("set vecs.max_build_memory = '1MB'")
-    try:
+    with session_settings(conn, maintenance_work_mem="1MB", vecs__max_build_memory="1MB"):
         notices = build_notices(conn, "select vecs.create_index(%s)", (collection,))
-    finally:
-        conn.execute("reset maintenance_work_mem")
-        conn.execute("reset vecs.max_build_memory")
     assert [s for s, _ in notices][:1] == ["01VX1"] and spilled(notices)
     assert [s for s, _ in notices].count("01VX1") == 1
     pretty = conn.execute("select pg_size_pretty(%s::bigint)", (estimate,)).fetchone()[0]
@@ -426,14 +424,10 @@ def test_create_index_says_nothing_when_the_graph_fits(conn, make_collection):
     large, small = make_collection(8), make_collection(8)
     fill_random(conn, large, 3000, 8)
     fill_random(conn, small, 50, 8)
-    conn.execute("set maintenance_work_mem = '1MB'")
-    try:
+    with session_settings(conn, maintenance_work_mem="1MB"):
         assert build_notices(conn, "select vecs.create_index(%s)", (large,)) == []
-        conn.execute("set vecs.max_build_memory = '2MB'")
-        assert build_notices(conn, "select vecs.create_index(%s)", (small,)) == []
-    finally:
-        conn.execute("reset maintenance_work_mem")
-        conn.execute("reset vecs.max_build_memory")
+        with session_settings(conn, vecs__max_build_memory="2MB"):
+            assert build_notices(conn, "select vecs.create_index(%s)", (small,)) == []
     assert conn.execute("show maintenance_work_mem").fetchone()[0] != "1MB"  # the function's setting was local
 
 
@@ -451,13 +445,8 @@ def test_a_sparse_collections_graph_is_estimated_from_its_vectors(conn):
         )
         unsampled = conn.execute("select vecs._hnsw_graph_bytes(3000, 8 * 1000, 16, false)").fetchone()[0]
         assert unsampled > 8 * MB
-        conn.execute("set maintenance_work_mem = '1MB'")
-        conn.execute("set vecs.max_build_memory = '8MB'")
-        try:
+        with session_settings(conn, maintenance_work_mem="1MB", vecs__max_build_memory="8MB"):
             notices = build_notices(conn, "select vecs.create_index(%s, 'max_inner_product')", (name,))
-        finally:
-            conn.execute("reset maintenance_work_mem")
-            conn.execute("reset vecs.max_build_memory")
         assert notices == []  # neither the warning nor pgvector's notice: the graph fitted
         assert listed(conn, name)[1] == "hnsw"
     finally:

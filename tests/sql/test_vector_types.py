@@ -252,8 +252,10 @@ def test_vector_over_2000_dimensions_is_indexed_over_halfvec_and_queries_use_it(
     assert f"((vec)::halfvec({d})) halfvec_cosine_ops" in indexdef
     assert conn.execute("select index_name, index_measure from vecs.list_collections() where name = %s", (c,)).fetchone() == (name, "cosine_distance")
     # the ORDER BY query builds for this index is the index's expression: EXPLAIN shows it used
-    order = conn.execute("select index_order from vecs._query_plan(%s::regclass::oid, %s, 'vector', %s, 'cosine_distance', 3,"
-                         " NULL, false, %s::vector, NULL, NULL)", (f'vecs."{c}"', c, d, vec(data[0]))).fetchone()[0]
+    order, representation = conn.execute(
+        "select index_order, representation from vecs._query_plan(%s::regclass::oid, %s, 'vector', %s, 'cosine_distance', 3,"
+        " NULL, false, %s::vector, NULL, NULL)", (f'vecs."{c}"', c, d, vec(data[0]))).fetchone()
+    assert representation == "halfvec"
     assert order == f'(t.vec::"public".halfvec({d})) OPERATOR("public".<=>) ($3::"public".halfvec({d}))'
     with conn.transaction():
         conn.execute("set local enable_seqscan = off")
