@@ -254,6 +254,27 @@ def test_a_small_sample_decides_a_filter_far_above_the_threshold(conn, docs):
         conn.execute("reset vecs.exact_search_threshold")
 
 
+def test_the_first_sample_estimates_the_same_each_call_near_the_true_share(conn, docs):
+    """The small sample is a fixed set of pages (m.sample_tids, read by tid): the same estimate on
+    every call, near the true share of a filter over rows spread across the table."""
+    name, X, metas = docs
+    q = np.random.default_rng(7).standard_normal(DIM).astype(np.float32)
+    conn.execute("set vecs.exact_search_threshold = 100")
+    try:
+        for filters, share in (({"g": {"$gte": 5}}, 0.5), ({"g": {"$ne": 0}}, 0.9)):  # g = i % 10
+            estimates = []
+            for _ in range(2):
+                with query_reports(conn) as seen:
+                    got = query_ids(conn, name, q, 10, filters)
+                assert seen[0].startswith("index search (first sample: "), seen
+                assert len(got) == 10
+                estimates.append(int(seen[0].split(": ")[1].split(" of ")[0]))
+            assert estimates[0] == estimates[1], (filters, estimates)
+            assert abs(estimates[0] - share * N) <= 0.1 * N, (filters, estimates)
+    finally:
+        conn.execute("reset vecs.exact_search_threshold")
+
+
 def test_python_api(dsn, docs):
     name, X, metas = docs
     with vecs_sqlgen.create_client(dsn) as vx:
