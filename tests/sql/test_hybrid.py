@@ -409,6 +409,25 @@ def test_argument_errors(conn, docs):
         hybrid(conn, "no such", "postgres", v)
 
 
+def test_tables_that_are_not_collections_are_not_found(conn):
+    """hybrid_query and query look the collection up themselves (m.collection_facts): a table of the
+    schema named like an internal object, or without vecs's columns, is no collection (VX003)."""
+    made = ["_hyb internal", "hyb not a collection"]
+    conn.execute(sql.SQL("create table {} (id text primary key, vec vector(3), metadata jsonb)").format(sql.Identifier("vecs", made[0])))
+    conn.execute(sql.SQL("create table {} (id integer primary key, vec vector(3), metadata jsonb)").format(sql.Identifier("vecs", made[1])))
+    try:
+        for name in made:
+            with raises("VX003", f'collection "{name}" does not exist'):
+                hybrid(conn, name, "postgres", [1, 0, 0])
+            with raises("VX003", f'collection "{name}" does not exist'):
+                hybrid(conn, name, "postgres", None)
+            with raises("VX003", f'collection "{name}" does not exist'):
+                conn.execute("select * from vecs.query(%s, '[1,0,0]')", (name,))
+    finally:
+        for name in made:
+            conn.execute(sql.SQL("drop table {}").format(sql.Identifier("vecs", name)))
+
+
 def test_vector_only_works_without_text_search(conn, collection):
     upsert_json(conn, collection, [["a", [1, 0, 0], {}], ["b", [0, 1, 0], {}]])
     assert [r[0] for r in hybrid(conn, collection, None, [1, 0.1, 0])] == ["a", "b"]

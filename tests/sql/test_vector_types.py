@@ -9,6 +9,7 @@ import uuid
 
 import numpy as np
 import pytest
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from vecs_sqlgen.limits import MAX_SPARSE_INDEXED_NNZ
@@ -117,6 +118,11 @@ def test_halfvec_records_every_path(conn, typed):
     bits = typed("bit", 4)
     with raises("VX001", f'hybrid_query searches vectors of vector and halfvec collections; "{bits}" has vector_type bit (search it with query)'):
         conn.execute("select * from vecs.hybrid_query(%s, 'apple', '[1,2,3,4]')", (bits,))
+    # ... and by text alone (no distance: its vectors are not vectors)
+    conn.execute(sql.SQL("insert into {} values ('t', B'1010', %s)").format(sql.Identifier("vecs", bits)), (Jsonb({"text": "red apple"}),))
+    conn.execute("select vecs.enable_text_search(%s)", (bits,))
+    got = conn.execute("select id, text_rank, vector_rank, distance from vecs.hybrid_query(%s, 'apple', NULL)", (bits,)).fetchall()
+    assert got == [("t", 1, None, None)]
     assert conn.execute("select index_name, index_measure from vecs.list_collections() where name = %s", (c,)).fetchone() == (name, "cosine_distance")
 
 
