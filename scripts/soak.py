@@ -331,12 +331,12 @@ def run(dsn: Optional[str] = None, *, seconds: float = 20, writers: int = 4, ids
         if crashed:
             failures.append(f"processes crashed: {crashed}")
 
-        if _sabotage:
-            _put_back_an_earlier_write(dsn, table, work, writers)  # (a present row)
-        if _sabotage_delete:
+        if _sabotage_delete:  # first, so that a put-back row (both sabotages in one run) is another one
             with psycopg.connect(dsn, autocommit=True) as conn, conn.transaction():
                 conn.execute("set local session_replication_role = replica")  # no triggers: the audit log does not see it
                 conn.execute(sql.SQL("delete from {0} where id = (select min(id) from {0})").format(table))
+        if _sabotage:
+            _put_back_an_earlier_write(dsn, table, work, writers)  # (a present row)
         summaries = [json.loads(p.read_text()) for p in sorted(work.glob("*.summary"))]
         calls: dict[tuple[int, int], dict] = {}
         failed_calls: set[tuple[int, int]] = set()

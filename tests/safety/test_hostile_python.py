@@ -178,7 +178,7 @@ def test_records_round_trip(vx, coll, canary):
     what is written is what fetch returns and what filters find; a bad record anywhere is named
     and nothing is written."""
     test = "python: upsert/fetch/query/delete round trip"
-    n = budget(300)
+    n = budget(150)
 
     @n
     @given(batch=BATCHES, pad=st.booleans())

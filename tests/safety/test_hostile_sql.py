@@ -145,7 +145,7 @@ def test_upsert_json_form(conn, make_collection, canary):
     """vecs.upsert(collection, records jsonb) with hostile ids and metadata and one bad record or none."""
     test = "sql: upsert(jsonb) round trip"
     name = make_collection(DIM)
-    n = budget(200)
+    n = budget(120)
 
     @n
     @given(batch=JSON_BATCHES)
@@ -215,7 +215,7 @@ def test_upsert_arrays_form(conn, make_collection, canary):
     """vecs.upsert(collection, ids text[], vectors vector[], metadatas jsonb[])."""
     test = "sql: upsert(arrays) round trip"
     name = make_collection(DIM)
-    n = budget(150)
+    n = budget(100)
 
     @n
     @given(records=st.lists(st.tuples(IDS, GOOD_VEC, st.one_of(METADATA, st.none())), max_size=6),
