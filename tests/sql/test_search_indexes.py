@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import uuid
-from decimal import Decimal
 
 import numpy as np
 import psycopg
@@ -22,6 +21,7 @@ from psycopg.types.json import Jsonb
 
 import vecs_sqlgen
 from vecs_sqlgen import exc
+from vecs_sqlgen.render import DEFAULTS
 
 from .helpers import query_reports, raises
 from .packaging import as_role, scratch  # noqa: F401 - fixtures
@@ -239,7 +239,7 @@ def test_exact_search_share_decides_for_filters_an_index_answers(conn, docs):
 
 
 def test_a_small_sample_decides_a_filter_far_above_the_threshold(conn, docs):
-    """A filter no statistics answer is estimated from a sample: first ~200 rows, and the full
+    """A filter no statistics answer is estimated from a sample: first ~100 rows, and the full
     ~2,000 only when the small one does not put it beyond 4 x the threshold."""
     name, X, metas = docs
     q = np.random.default_rng(6).standard_normal(DIM).astype(np.float32)
@@ -256,16 +256,18 @@ def test_a_small_sample_decides_a_filter_far_above_the_threshold(conn, docs):
         conn.execute("reset vecs.exact_search_threshold")
 
 
-def sample_estimate(conn, name: str, test: str, size: int = 200) -> int:
+def sample_estimate(conn, name: str, test: str, size: int = DEFAULTS["estimate_first_sample_rows"]) -> int:
     """What the first sample of vecs.query estimates for ``test`` (SQL over t.metadata), from the
-    same tids (m.sample_tids): the pages at a golden-ratio sequence, slots up to 2 x the average + 2."""
+    same tids (m.sample_tids): the pages at a golden-ratio sequence (at least a minimum), slots up to
+    2 x the average + 2."""
     table = sql.Identifier("vecs", name)
     tuples, relpages, pages = conn.execute(
         "select reltuples, relpages, pg_relation_size(oid) / current_setting('block_size')::int from pg_class where oid = %s::regclass",
         (f'vecs."{name}"',)).fetchone()  # fmt: skip
     per_page = tuples / relpages
-    phi = Decimal("0.6180339887498949")
-    blocks = [int(pages * ((p * phi) % 1)) for p in range(1, min(pages, math.ceil(size / per_page)) + 1)]
+    phi = 0.6180339887498949  # float8 arithmetic, as the macro's
+    n = min(pages, max(DEFAULTS["estimate_first_sample_pages"], math.ceil(size / per_page)))
+    blocks = [int(pages * (p * phi - math.floor(p * phi))) for p in range(1, n + 1)]
     tids = [f"({b},{o})" for b in blocks for o in range(1, math.ceil(2 * per_page) + 3)]
     hits, sampled = conn.execute(sql.SQL("select count(*) filter (where {}), count(*) from {} as t where t.ctid = any(%s::tid[])")
                                  .format(sql.SQL(test), table), (tids,)).fetchone()  # fmt: skip
