@@ -76,11 +76,21 @@ class Cells:
         k = max(raws, key=lambda k: (round(raws[k]["recall"], 3), -raws[k]["p50"]))
         return k, raws[k], False
 
-    def paired(self, variant, f):
+    def paired(self, variant, f, system="paired"):
         """The paired cell of vecs.query against its raw statement, measured interleaved: the newest
-        (cells are kept in the order measured; the raw statement chosen may change between runs)."""
-        found = [c for k, c in self.by.items() if k[0] == variant and k[1] == f and k[2] == "paired"]
+        (cells are kept in the order measured; the raw statement chosen may change between runs).
+        system "paired-equal": against the raw iterative scan at vecs.query's own ef_search."""
+        found = [c for k, c in self.by.items() if k[0] == variant and k[1] == f and k[2] == system]
         return found[-1] if found else None
+
+    def judged(self, variant, f):
+        """The paired cell a filter is judged by: of the judged pairing and the one at vecs.query's
+        own width (from the same run), the one whose raw statement reached recall 0.99 with the
+        faster raw p50; else the judged pairing."""
+        pc, eq = self.paired(variant, f), self.paired(variant, f, "paired-equal")
+        both = [c for c in (pc, eq) if c and (pc is None or c["head"] == pc["head"])]
+        reached = [c for c in both if c["raw_recall"] >= 0.99]
+        return min(reached, key=lambda c: c["raw_p50"]) if reached else pc
 
     def variants(self):
         return [v for v in ("base", "btree", "partial") if any(k[0] == v for k in self.by)]
@@ -109,7 +119,7 @@ def targets(res: dict, cells: Cells) -> list[tuple[str, str, str]]:
         for f in fs:
             if f == "unfiltered":
                 continue
-            pc = cells.paired("base", f)
+            pc = cells.judged("base", f)
             if pc:  # measured query by query against the same raw statement: what the target is judged on
                 if pc["raw_recall"] < 0.99 <= pc["recall"]:
                     # chosen from a raw-phase cell of few queries, it fell below 0.99 on all of them:
@@ -191,8 +201,7 @@ def calibration(cells: Cells, variant: str) -> list[str]:
 
 def paired_table(cells: Cells, variant: str) -> list[str]:
     lines = ["| filter | rows | vecs.query | raw statement | raw | p50 ratio | pairs |", "|---|---|---|---|---|---|---|"]
-    for f in cells.filters:
-        pc = cells.paired(variant, f)
+    for f, pc in [(f, c) for f in cells.filters for c in (cells.paired(variant, f), cells.paired(variant, f, "paired-equal")) if c]:
         if pc:
             lines.append(f"| {f} | {_rows(cells, f)} | {rp(pc)} | {pc['stmt']} | {pc['raw_recall']:.3f} / {_f(pc['raw_p50'])} "
                          f"| {'**' if pc['ratio'] > 1.2 else ''}{pc['ratio']:.2f} ×{'**' if pc['ratio'] > 1.2 else ''} | {pc['n']} |")  # fmt: skip
@@ -346,7 +355,9 @@ def write(all_res: dict, quick: bool = False) -> Path:
             if t:
                 L += [f"Paired ({v}): vecs.query and the raw statement it is judged by (the fastest reaching recall 0.99 "
                       "above, else the best recall; unfiltered: raw at vecs.query's own ef_search, the same index work), run query by query "
-                      "in alternating order so that the shared machine's load falls on both alike:", ""] + t + [""]  # fmt: skip
+                      "in alternating order so that the shared machine's load falls on both alike. Filters of 3 % or more at 1M rows are "
+                      "paired with the raw relaxed iterative scan at vecs.query's own ef_search too (a second row, from the same run); "
+                      "the target judges each filter by whichever of its two raw statements reached 0.99 faster:", ""] + t + [""]  # fmt: skip
         L += ["Cheapest raw statement at recall ≥ 0.99, by selectivity (shapes per strategy):", ""] + analysis(cells) + [""]
         L += [f"## Targets — {title}", "", "| target | result | numbers |", "|---|---|---|"]
         for t, r, numbers in targets(res, cells):

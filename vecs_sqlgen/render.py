@@ -32,7 +32,6 @@ FIRST = "schema.sql.j2"
 DEFAULTS = {
     "ef_search": 100,  # per ef_search_rows rows searched (at least this): recall@10 ~0.99 from 62k to 1M rows
     "ef_search_rows": 125000,
-    "filtered_ef_max": 400,  # at most, where an iterative scan applies a filter
     # ... times this over more than limits.INDEX_DIMENSIONS["vector"] dimensions (an index over halfvec,
     # automatic there): on 3,072-d vectors (20k rows) recall@10 0.963-0.975 at ef 100, 0.985 at 200,
     # 0.996-0.998 at 400 (bench/vector_types.md)
