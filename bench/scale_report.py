@@ -86,11 +86,13 @@ class Cells:
     def judged(self, variant, f):
         """The paired cell a filter is judged by: of the judged pairing and the one at vecs.query's
         own width (from the same run), the one whose raw statement reached recall 0.99 with the
-        faster raw p50; else the judged pairing."""
+        faster raw p50; else the one whose raw statement had the better recall."""
         pc, eq = self.paired(variant, f), self.paired(variant, f, "paired-equal")
         both = [c for c in (pc, eq) if c and (pc is None or c["head"] == pc["head"])]
         reached = [c for c in both if c["raw_recall"] >= 0.99]
-        return min(reached, key=lambda c: c["raw_p50"]) if reached else pc
+        if reached:
+            return min(reached, key=lambda c: c["raw_p50"])
+        return max(both, key=lambda c: c["raw_recall"]) if both else None
 
     def variants(self):
         return [v for v in ("base", "btree", "partial") if any(k[0] == v for k in self.by)]
