@@ -88,7 +88,7 @@ class Cells:
         own width (from the same run), the one whose raw statement reached recall 0.99 with the
         faster raw p50; else the one whose raw statement had the better recall."""
         pc, eq = self.paired(variant, f), self.paired(variant, f, "paired-equal")
-        both = [c for c in (pc, eq) if c and (pc is None or c["head"] == pc["head"])]
+        both = [c for c in (pc, eq) if c and (pc is None or c.get("head") == pc.get("head"))]
         reached = [c for c in both if c["raw_recall"] >= 0.99]
         if reached:
             return min(reached, key=lambda c: c["raw_p50"])

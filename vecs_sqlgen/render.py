@@ -44,11 +44,15 @@ DEFAULTS = {
     "estimate_sample_rows": 2000,  # rows sampled to estimate a filter the planner has no statistics for
     # ... after a first sample of this many rows, enough when it puts the filter beyond margin x the
     # threshold (at 250k rows, the 2,000-row sample cost 8-23 ms on the shared machine, mostly the filter).
-    # 100 rows: a filter at the threshold (2 % of 1M rows) passes 4 x it in ~1 of 10,000 such samples
-    # (binomial), and then an index search is what the full sample would also choose above the
-    # threshold; 0.52-0.57 ms at 1M rows against 1.1-1.7 ms for 200 (numeric tids, before)
+    # 100 rows: of independent rows, a filter at the threshold (2 % of 1M rows) would pass 4 x it in
+    # ~1 of 5,000 samples (binomial, >= 9 hits); but the sample is pages (~25 at 384-d), the same
+    # ones on every call, so a filter on a key the rows are stored in the order of could pass on
+    # one page: it decides only on matches from several pages. A wrong early exit sends a filter
+    # that would be an exact search to the index (complete, lower recall). 0.52-0.57 ms at 1M rows
+    # against 1.1-1.7 ms for 200 (numeric tids, before)
     "estimate_first_sample_rows": 100,
     "estimate_first_sample_pages": 8,  # ... on at least this many pages (rows of small vectors)
+    "estimate_first_sample_hit_pages": 4,  # ... and decides alone only on matches from this many
     "estimate_first_sample_margin": 4,
     "probes": 10,  # vecs's default
     "exact_search_threshold": 20000,  # vecs.exact_search_threshold, at 384 dimensions (scaled by 384/d)
