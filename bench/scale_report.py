@@ -203,8 +203,8 @@ def calibration(cells: Cells, variant: str) -> list[str]:
 
 def paired_table(cells: Cells, variant: str) -> list[str]:
     lines = ["| filter | rows | vecs.query | raw statement | raw | p50 ratio | pairs |", "|---|---|---|---|---|---|---|"]
-    for f, pc in [(f, c) for f in cells.filters for c in (cells.paired(variant, f), cells.paired(variant, f, "paired-equal")) if c]:
-        if pc:
+    for f in cells.filters:
+        for pc in filter(None, (cells.paired(variant, f), cells.paired(variant, f, "paired-equal"))):
             lines.append(f"| {f} | {_rows(cells, f)} | {rp(pc)} | {pc['stmt']} | {pc['raw_recall']:.3f} / {_f(pc['raw_p50'])} "
                          f"| {'**' if pc['ratio'] > 1.2 else ''}{pc['ratio']:.2f} ×{'**' if pc['ratio'] > 1.2 else ''} | {pc['n']} |")  # fmt: skip
     return lines if len(lines) > 2 else []

@@ -304,10 +304,9 @@ def test_the_first_sample_does_not_decide_on_the_matches_of_one_page(conn):
         conn.execute("select vecs.upsert(%s, %s)", (name, Jsonb([[f"r{i:05d}", X[i].tolist(), {"n": i}] for i in range(N)])))
         conn.execute("select vecs.create_index(%s)", (name,))
         conn.execute(sql.SQL("analyze {}").format(sql.Identifier("vecs", name)))
-        first = conn.execute(sql.SQL("select min((ctid::text::point)[0]) from {} where (metadata ->> 'n')::int < 300")
-                             .format(sql.Identifier("vecs", name))).fetchone()[0]  # fmt: skip
-        pages = conn.execute(sql.SQL("select count(distinct (ctid::text::point)[0]) from {} where (metadata ->> 'n')::int < 300")
-                             .format(sql.Identifier("vecs", name))).fetchone()[0]  # fmt: skip
+        first, pages = conn.execute(sql.SQL("select min((ctid::text::point)[0]), count(distinct (ctid::text::point)[0]) "
+                                            "from {} where (metadata ->> 'n')::int < 300")
+                                    .format(sql.Identifier("vecs", name))).fetchone()  # fmt: skip
         assert first == 0 and pages < DEFAULTS["estimate_first_sample_hit_pages"] * 3, pages  # the first pages only
         conn.execute("set vecs.exact_search_threshold = 50")
         with query_reports(conn) as seen:
@@ -324,14 +323,14 @@ def sample_estimate(conn, name: str, test: str, size: int = DEFAULTS["estimate_f
     same tids (m.sample_tids): the pages at a golden-ratio sequence (at least a minimum), slots up to
     2 x the average + 2."""
     table = sql.Identifier("vecs", name)
-    tuples, relpages, pages = conn.execute(
-        "select reltuples, relpages, pg_relation_size(oid) / current_setting('block_size')::int from pg_class where oid = %s::regclass",
-        (f'vecs."{name}"',)).fetchone()  # fmt: skip
+    tuples, relpages, pages, block = conn.execute(
+        "select reltuples, relpages, pg_relation_size(oid) / current_setting('block_size')::int, current_setting('block_size')::int"
+        " from pg_class where oid = %s::regclass", (f'vecs."{name}"',)).fetchone()  # fmt: skip
     per_page = tuples / relpages
     phi = 0.6180339887498949  # float8 arithmetic, as the macro's
     n = min(pages, max(DEFAULTS["estimate_first_sample_pages"], math.ceil(size / per_page)))
     blocks = [int(pages * (p * phi - math.floor(p * phi))) for p in range(1, n + 1)]
-    slots = min(math.ceil(2 * per_page) + 2, 8192 // 28)  # at most a page's rows
+    slots = min(math.ceil(2 * per_page) + 2, block // 28)  # at most a page's rows
     tids = [f"({b},{o})" for b in blocks for o in range(1, slots + 1)]
     hits, sampled = conn.execute(sql.SQL("select count(*) filter (where {}), count(*) from {} as t where t.ctid = any(%s::tid[])")
                                  .format(sql.SQL(test), table), (tids,)).fetchone()  # fmt: skip
