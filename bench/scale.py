@@ -593,13 +593,32 @@ def paired_phase(server, data, truth, fs, variant, args, res) -> None:
                 pairs = [("paired", f"ef {ours_unfiltered_ef(n)}")]
             else:
                 pairs = [("paired", cells.best_raw(variant, f.name)[0])]
-                if variant == "base" and ours_unfiltered_ef(n) > max(EF) and _broad(f):
+                ef = ours_ef(ours, n, f, data.queries[0]) if variant == "base" and _broad(f) else None
+                if ef is not None and ef > max(EF):
                     # and the raw iterative scan at vecs.query's own width (the same index work),
                     # which may be the fastest raw statement reaching 0.99 where 400 is not enough
-                    pairs.append(("paired-equal", f"relaxed ef {ours_unfiltered_ef(n)}"))
+                    pairs.append(("paired-equal", f"relaxed ef {ef}"))
             for system, label in pairs:
                 _pair(ours, raw, stmt, data, truth, f, variant, n, res, system, label)
         raw.execute("reset all")
+
+
+def ours_ef(conn, n: int, f: D.Filter, q) -> int | None:
+    """The hnsw.ef_search vecs.query reports for this filter (its DEBUG message), None for an exact search."""
+    seen: list[str] = []
+
+    def keep(d) -> None:
+        seen.append(d.message_primary or "")
+
+    conn.execute("set client_min_messages = debug1")
+    conn.add_notice_handler(keep)
+    try:
+        conn.execute("select id from vecs.query(%s, %s, 10, filters => %s)", (coll_name(n), q, Jsonb(f.vecs)))
+    finally:
+        conn.remove_notice_handler(keep)
+        conn.execute("reset client_min_messages")
+    width = [x.rsplit(" ", 1)[1] for x in seen if x.startswith("vecs.query: index search, hnsw.ef_search ")]
+    return int(width[0]) if width else None
 
 
 def _broad(f: D.Filter) -> bool:

@@ -36,6 +36,11 @@ DEFAULTS = {
     # automatic there): on 3,072-d vectors (20k rows) recall@10 0.963-0.975 at ef 100, 0.985 at 200,
     # 0.996-0.998 at 400 (bench/vector_types.md)
     "ef_search_wide_factor": 4,
+    # A filter estimated to match a share s of the rows has its k nearest matches about k / s rows
+    # deep in the index's order: ef_search at least this x k / s (250k rows, 100 queries: 10 % filters
+    # recall 0.974-0.978 at ef 200, 0.992-0.995 at 400, 40-99 % 0.992-0.998 at 200; 1M rows: 10 %
+    # 0.988-0.994 at 800 and the same at 1,000, so the larger of the two widths, not their product)
+    "ef_search_per_depth": 4,
     # where an index answers the filter, exact search up to this share of the collection (or
     # exact_search_threshold rows, if more): iterative scans that discard most rows lose recall
     # (0.74-0.96 on the 7 % of 1M rows in one section, which the embeddings cluster by; 0.95-0.98 at

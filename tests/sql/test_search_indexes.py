@@ -256,11 +256,11 @@ def test_a_small_sample_decides_a_filter_far_above_the_threshold(conn, docs):
         conn.execute("reset vecs.exact_search_threshold")
 
 
-def test_a_filter_searches_the_index_as_wide_as_no_filter(conn, docs):
-    """hnsw.ef_search grows with the rows searched, with a filter the iterative scan applies as
-    without one (a filter's nearest matches are among the nearest rows: at 1M rows, ef 400 gave
-    recall 0.983-0.985 on broad filters). The planner is told the table holds 400 x its rows
-    (inside a transaction that is rolled back), so the width passes 400."""
+def test_a_broad_filter_searches_the_index_as_wide_as_no_filter(conn, docs):
+    """hnsw.ef_search grows with the rows searched, with a broad filter the iterative scan applies
+    as without one (its nearest matches are among the nearest rows: at 1M rows, ef 400 gave recall
+    0.983-0.985 on broad filters). The planner is told the table holds 400 x its rows (inside a
+    transaction that is rolled back), so the width passes 400; the filters match 80 and 90 %."""
     name, X, metas = docs
     q = np.random.default_rng(8).standard_normal(DIM).astype(np.float32)
     with conn.transaction():
@@ -275,6 +275,36 @@ def test_a_filter_searches_the_index_as_wide_as_no_filter(conn, docs):
                 got = query_ids(conn, name, q, 10, filters)
             assert seen[-1] == f"index search, hnsw.ef_search {ef}", (filters, seen)
             assert len(got) == 10
+        raise psycopg.Rollback()
+
+
+def test_a_narrower_filter_searches_deeper(conn, docs):
+    """A filter matching a share s of the rows has its k nearest matches about k / s rows deep in
+    the index's order: the width is at least ef_search_per_depth x k / s (10 % and k = 10: 400, k = 20:
+    800, against 240 for the rows), from the estimate the call reports (the planner's, the first
+    sample's). The table is told it holds 100 x its rows and the threshold is 1,000 rows (rolled
+    back), so that 10 % of it is an index search; a broad filter keeps the rows' width (above)."""
+    name, X, metas = docs
+    q = np.random.default_rng(10).standard_normal(DIM).astype(np.float32)
+    per, rows_per, depth = DEFAULTS["ef_search"], DEFAULTS["ef_search_rows"], DEFAULTS["ef_search_per_depth"]
+    with conn.transaction():
+        conn.execute("update pg_class set reltuples = reltuples * 100 where oid = %s::regclass", (f'vecs."{name}"',))
+        conn.execute("set local vecs.exact_search_threshold = 1000")
+        with query_reports(conn) as seen:
+            query_ids(conn, name, q, 10, {})
+        unfiltered = int(seen[-1].rsplit(" ", 1)[1])
+        for filters, k, how in (({"g": 3}, 10, "estimate"), ({"n": {"$lt": 300}}, 10, "first sample"), ({"g": 3}, 20, "estimate")):
+            with query_reports(conn) as seen:
+                got = query_ids(conn, name, q, k, filters)
+            head = f"index search ({how}: "
+            assert seen[0].startswith(head), (filters, seen)
+            est, rows = (float(x) for x in seen[0][len(head):].split(" rows match")[0].split(" of "))
+            assert 0.07 < est / rows < 0.13, seen
+            want = min(1000, max(math.ceil(per * rows / rows_per), math.ceil(depth * k * rows / est)))
+            ef = int(seen[-1].rsplit(" ", 1)[1])
+            assert abs(ef - want) <= 1, (filters, k, seen, want)  # (the report rounds the estimate)
+            assert ef >= (1.5 if k == 10 else 3) * unfiltered, (ef, unfiltered)
+            assert len(got) == k
         raise psycopg.Rollback()
 
 
