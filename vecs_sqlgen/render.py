@@ -49,8 +49,12 @@ DEFAULTS = {
     "estimate_sample_rows": 2000,  # rows sampled to estimate a filter the planner has no statistics for
     # ... after a first sample of this many rows, enough when it puts the filter beyond margin x the
     # threshold (at 250k rows, the 2,000-row sample cost 8-23 ms on the shared machine, mostly the filter).
-    # 100 rows: of independent rows, a filter at the threshold (2 % of 1M rows) would pass 4 x it in
-    # ~1 of 5,000 samples (binomial, >= 9 hits); but the sample is pages (~25 at 384-d), the same
+    # 100 rows: of independent rows, a filter at the threshold (2 % of 1M rows) would pass 3 x it in
+    # ~1 of 250 samples (binomial, >= 7 hits), one at 10 % in 88 of 100 (at 4 x: 1 of 5,000, and
+    # 68 of 100, which at 1M rows sent 10 % filters to the full sample, +7-9 ms a call: the
+    # sample is the same on every call, so a filter always or never passes); a filter passing
+    # wrongly is the index search a filter just above the threshold gets anyway, where an exact
+    # search without an index would read the whole table. The sample is pages (~25 at 384-d), the same
     # ones on every call, so a filter on a key the rows are stored in the order of could pass on
     # one page: it decides only on matches from several pages. A wrong early exit sends a filter
     # that would be an exact search to the index (complete, lower recall). 0.52-0.57 ms at 1M rows
@@ -58,7 +62,7 @@ DEFAULTS = {
     "estimate_first_sample_rows": 100,
     "estimate_first_sample_pages": 8,  # ... on at least this many pages (rows of small vectors)
     "estimate_first_sample_hit_pages": 4,  # ... and decides alone only on matches from this many
-    "estimate_first_sample_margin": 4,
+    "estimate_first_sample_margin": 3,
     "probes": 10,  # vecs's default
     "exact_search_threshold": 20000,  # vecs.exact_search_threshold, at 384 dimensions (scaled by 384/d)
     "max_build_memory": "1GB",  # vecs.max_build_memory

@@ -240,13 +240,13 @@ def test_exact_search_share_decides_for_filters_an_index_answers(conn, docs):
 
 def test_a_small_sample_decides_a_filter_far_above_the_threshold(conn, docs):
     """A filter no statistics answer is estimated from a sample: first ~100 rows, and the full
-    ~2,000 only when the small one does not put it beyond 4 x the threshold."""
+    ~2,000 only when the small one does not put it beyond 3 x the threshold."""
     name, X, metas = docs
     q = np.random.default_rng(6).standard_normal(DIM).astype(np.float32)
     conn.execute("set vecs.exact_search_threshold = 100")
     try:
         for filters, how, keep in (({"n": {"$gte": 600}}, "index search (first sample: ", lambda m: m["n"] >= 600),  # 80 %
-                                   ({"n": {"$lt": 200}}, "index search (sample: ", lambda m: m["n"] < 200),  # 200 rows: < 4 x 100
+                                   ({"n": {"$lt": 200}}, "index search (sample: ", lambda m: m["n"] < 200),  # 200 rows: < 3 x 100
                                    ({"n": {"$lt": 50}}, "exact search (sample: ", lambda m: m["n"] < 50)):  # fmt: skip
             with query_reports(conn) as seen:
                 got = query_ids(conn, name, q, 10, filters)
